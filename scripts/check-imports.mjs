@@ -22,7 +22,8 @@ const mayImport = {
   commands: ['cli', 'core', 'store', 'net', 'node', 'daemon', 'client', 'sim', 'cluster', 'render', 'shell'],
 }
 
-const root = resolve(dirname(new URL(import.meta.url).pathname), '..')
+// The project root; a test passes another root holding a small src/ tree.
+const root = resolve(process.argv[2] ?? resolve(dirname(new URL(import.meta.url).pathname), '..'))
 const srcDir = join(root, 'src')
 
 function walk(dir) {
