@@ -58,3 +58,19 @@ export function checkKey(key: Uint8Array): void {
 export function checkValue(value: Uint8Array, valueBytesMax: number = valueBytesMaxDefault): void {
   if (value.length > valueBytesMax) throw new ValueTooLargeError(value.length, valueBytesMax)
 }
+
+/** A put that leaves more siblings than this succeeds with a warning. Riak's default
+ * (`object.siblings.warning_threshold`): past a few dozen, siblings mean a client writes
+ * blindly or with stale contexts, and every read carries all of them. */
+export const siblingsWarn = 25
+
+/** A coordinator refuses a put that would leave more siblings than this. Riak's default
+ * (`object.siblings.maximum`): each read returns every sibling, so an unbounded count makes
+ * reads and repair grow without limit. Replica sync never refuses: it must not drop
+ * acknowledged writes, so only the coordinator's put enforces this. */
+export const siblingsMax = 100
+
+/** Longest context token accepted from a client. A version vector has one entry per node
+ * that ever coordinated a write to the key; 8 KiB of base64url holds about 6 KiB, room for
+ * hundreds of entries with long node names, while bounding what untrusted input allocates. */
+export const contextTokenCharsMax = 8 * KiB
