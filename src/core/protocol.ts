@@ -235,7 +235,7 @@ function optionalFlag(type: string, fields: Fields, name: string): boolean | und
 
 /** Builds an object without the optional fields that are undefined
  * (exactOptionalPropertyTypes: absent and undefined are different). */
-function compact<T extends object>(fields: T): T {
+function compact<T extends object>(fields: {[K in keyof T]-?: T[K] | undefined}): T {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T
 }
 
@@ -247,9 +247,9 @@ export function parseRequest<T extends MessageType>(type: T, payload: unknown): 
 
 const parsers: {[T in MessageType]: (fields: Fields) => RequestOf<T>} = {
   'kv.get': (f) =>
-    compact({key: bytes('kv.get', f, 'key'), r: optionalCount('kv.get', f, 'r'), forwarded: optionalFlag('kv.get', f, 'forwarded')}),
+    compact<GetRequest>({key: bytes('kv.get', f, 'key'), r: optionalCount('kv.get', f, 'r'), forwarded: optionalFlag('kv.get', f, 'forwarded')}),
   'kv.put': (f) =>
-    compact({
+    compact<PutRequest>({
       key: bytes('kv.put', f, 'key'),
       value: bytes('kv.put', f, 'value'),
       context: optionalString('kv.put', f, 'context'),
@@ -257,7 +257,7 @@ const parsers: {[T in MessageType]: (fields: Fields) => RequestOf<T>} = {
       forwarded: optionalFlag('kv.put', f, 'forwarded'),
     }),
   'kv.delete': (f) =>
-    compact({
+    compact<DeleteRequest>({
       key: bytes('kv.delete', f, 'key'),
       context: optionalString('kv.delete', f, 'context'),
       w: optionalCount('kv.delete', f, 'w'),

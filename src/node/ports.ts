@@ -1,0 +1,42 @@
+// The ports through which a node touches the world (DESIGN §1.2). The daemon gives it real
+// ones (sockets, files, the system clock); the simulator gives it in-memory ones driven by
+// one seeded generator. Node code sees nothing else, so the same code runs in both.
+import type {MessageType, RequestOf, ResponseOf} from '../core/protocol.js'
+import type {Random} from '../core/random.js'
+
+export type {Random}
+
+export interface Clock {
+  /** Milliseconds on a monotonic clock; only differences are meaningful. */
+  nowMs(): number
+}
+
+export interface RequestOptions {
+  /** Give up after this long: the promise rejects with a DynError whose code is 'TIMEOUT'. */
+  readonly timeoutMs: number
+}
+
+/** Requests to other nodes of the cluster, by node name. */
+export interface Transport {
+  /**
+   * Sends one request and resolves with the peer's response (a success or an expected
+   * failure: see core/protocol.ts). Rejects with a DynError when no response came: code
+   * 'TIMEOUT' when the time ran out, another code (CONNECT_FAILED, CONNECTION_CLOSED...)
+   * when the peer could not be reached. A rejection says nothing about whether the peer
+   * acted on the request.
+   */
+  request<T extends MessageType>(peer: string, type: T, payload: RequestOf<T>, options: RequestOptions): Promise<ResponseOf<T>>
+}
+
+/** The node's storage: bytes by partition and key. Values are encoded stored objects. */
+export interface ObjectStore {
+  get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined>
+  /** Resolves once the value is as durable as the store's sync mode promises. */
+  put(partition: number, key: Uint8Array, value: Uint8Array): Promise<void>
+}
+
+export interface NodePorts {
+  readonly transport: Transport
+  readonly store: ObjectStore
+  readonly clock: Clock
+}
