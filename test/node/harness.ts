@@ -1,0 +1,81 @@
+// A small in-memory cluster for node tests: transports call the peer's Node directly, stores
+// are Maps, the clock is a counter. Nodes can be marked down (unreachable) or slow (their
+// requests time out). The seeded simulator (src/sim) is the thorough version of this.
+import {DynError} from '../../src/core/errors.js'
+import type {MessageType, RequestOf, ResponseOf} from '../../src/core/protocol.js'
+import {createRing, type Ring} from '../../src/core/ring.js'
+import {Node, type NodeConfig} from '../../src/node/node.js'
+import type {Clock, ObjectStore, Transport} from '../../src/node/ports.js'
+
+export class MapStore implements ObjectStore {
+  readonly data = new Map<string, Uint8Array>()
+  failWrites = false
+
+  async get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    const value = this.data.get(storeKey(partition, key))
+    return value === undefined ? undefined : Uint8Array.from(value)
+  }
+
+  async put(partition: number, key: Uint8Array, value: Uint8Array): Promise<void> {
+    if (this.failWrites) throw new DynError('no space left on device', {code: 'DISK_FULL'})
+    this.data.set(storeKey(partition, key), Uint8Array.from(value))
+  }
+}
+
+function storeKey(partition: number, key: Uint8Array): string {
+  return `${partition}/${Buffer.from(key).toString('hex')}`
+}
+
+export class TestCluster {
+  readonly nodes = new Map<string, Node>()
+  readonly stores = new Map<string, MapStore>()
+  readonly down = new Set<string>()
+  readonly slow = new Set<string>()
+  readonly ring: Ring
+  private timeMs = 0
+  readonly clock: Clock = {nowMs: () => this.timeMs++}
+
+  constructor(options: {names: string[]; n?: number; r?: number; w?: number; partitions?: number}) {
+    const n = options.n ?? 3
+    this.ring = createRing({nodes: options.names.map((name) => ({name, weight: 1})), partitionCount: options.partitions ?? 16, replicas: n})
+    const addresses = options.names.map((name, i) => ({name, address: `127.0.0.1:${7001 + i}`}))
+    for (const name of options.names) {
+      const config: NodeConfig = {
+        name,
+        cluster: 'test',
+        n,
+        r: options.r ?? 2,
+        w: options.w ?? 2,
+        requestTimeoutMs: 100,
+        valueBytesMax: 1024 * 1024,
+      }
+      const store = new MapStore()
+      this.stores.set(name, store)
+      this.nodes.set(name, new Node({config, ring: this.ring, addresses, ports: {transport: this.transportFor(name), store, clock: this.clock}}))
+    }
+  }
+
+  node(name: string): Node {
+    const node = this.nodes.get(name)
+    if (node === undefined) throw new Error(`no node ${name}`)
+    return node
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.idle()))
+  }
+
+  private transportFor(from: string): Transport {
+    return {
+      request: async <T extends MessageType>(peer: string, type: T, payload: RequestOf<T>): Promise<ResponseOf<T>> => {
+        await Promise.resolve()
+        if (this.down.has(peer) || this.down.has(from)) throw new DynError(`cannot reach ${peer}`, {code: 'CONNECT_FAILED'})
+        if (this.slow.has(peer)) throw new DynError(`${peer} did not answer in time`, {code: 'TIMEOUT'})
+        return this.node(peer).handle(type, payload)
+      },
+    }
+  }
+}
+
+export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+export const text = (value: Uint8Array): string => new TextDecoder().decode(value)
