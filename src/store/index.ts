@@ -1,0 +1,16 @@
+// The log store's public surface (DESIGN §6).
+export type {CompactionReport} from './compaction.js'
+export {CompactionIncompleteError, CorruptRecordError, DiskFullError, InvalidStoreOptionError, StoreClosedError, StoreLockedError, StoreWriteError} from './errors.js'
+export type {OpenMode, StoreFile, StoreFiles} from './files.js'
+export {nodeFiles} from './files.js'
+export {
+  compactionDeadRatioDefault,
+  formatSyncMode,
+  parseSyncMode,
+  segmentBytesMaxDefault,
+  type StoreEvent,
+  type StoreOptions,
+  type SyncMode,
+} from './options.js'
+export type {Entry, Partition, PartitionStats} from './partition.js'
+export {LogStore, partitionIndexMax} from './store.js'
