@@ -1,0 +1,436 @@
+// The node configuration (docs/node.md): a JSON file and/or the flags of `dyn node start`,
+// validated once at start. Every invalid field is refused with a ConfigError naming the
+// field, the value given and the values allowed (DESIGN §1.4, STYLE 7), so a node never
+// starts on a configuration it would misread. Unknown fields are refused too: a typo such
+// as "partitons" must not silently fall back to a default.
+import {readFile} from 'node:fs/promises'
+import {isAbsolute, dirname, resolve} from 'node:path'
+import {DynError, exitCodes} from '../core/errors.js'
+import {valueBytesMaxCeiling, valueBytesMaxDefault} from '../core/limits.js'
+import {
+  allowedPartitionCounts,
+  nodeNameLengthMax,
+  nodeWeightMax,
+  partitionCountDefault,
+  partitionCountMax,
+  partitionCountMin,
+} from '../core/ring.js'
+import {nameBytesMax, requestTimeoutMsDefault} from '../net/index.js'
+import {parseSyncMode, type SyncMode} from '../store/index.js'
+
+/** Most members of a static member list: far beyond any cluster one list is typed for, and
+ * it bounds the work a bad file can cause at start (the ring claim is O(Q·members)). */
+export const membersMax = 1000
+
+/** Longest request timeout: a replica that has not answered in a minute is down for every
+ * practical purpose, and a longer wait only holds client requests and memory. */
+export const requestTimeoutMsMax = 60_000
+
+/** Shortest cluster secret. The hello's HMAC proof can be recorded and attacked offline, so
+ * the secret must not be guessable: 16 characters of a random token is at least ~96 bits. */
+export const secretCharsMin = 16
+
+/** Longest cluster secret; it is hashed, never sent, so this only bounds a bad file. */
+export const secretCharsMax = 1024
+
+/** Largest configuration file read: a node config is a few KiB even with a thousand members. */
+export const configFileBytesMax = 1024 * 1024
+
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+export interface MemberConfig {
+  readonly name: string
+  /** host:port of the member's wire-protocol listener. */
+  readonly address: string
+  /** Share of partitions relative to the other members, 1..nodeWeightMax. */
+  readonly weight: number
+}
+
+/** A validated node configuration; every field is present and in range. */
+export interface DaemonConfig {
+  readonly cluster: string
+  readonly name: string
+  readonly listen: HostPort
+  readonly http: HostPort
+  /** Absolute path of the store directory. */
+  readonly dataDir: string
+  /** Sorted by name; names and addresses unique; `name` is one of them. */
+  readonly members: readonly MemberConfig[]
+  readonly n: number
+  readonly r: number
+  readonly w: number
+  /** Q: a power of two from partitionCountMin to partitionCountMax. */
+  readonly partitions: number
+  /** As written (`always`, `interval:MS`, `none`); `syncMode` is its parsed form. */
+  readonly sync: string
+  readonly syncMode: SyncMode
+  readonly valueBytesMax: number
+  readonly requestTimeoutMs: number
+  /** Cluster secret for the hello's challenge-response (DESIGN §11). */
+  readonly secret?: string
+}
+
+/** Defaults of the optional fields (DESIGN §4: N/R/W 3/2/2, Q 64; §6: sync always; §11:
+ * bind to loopback unless told otherwise). */
+export const configDefaults = {
+  cluster: 'dyn',
+  listen: {host: '127.0.0.1', port: 7001},
+  http: {host: '127.0.0.1', port: 8001},
+  n: 3,
+  r: 2,
+  w: 2,
+  partitions: partitionCountDefault,
+  sync: 'always',
+  valueBytesMax: valueBytesMaxDefault,
+  requestTimeoutMs: requestTimeoutMsDefault,
+  weight: 1,
+} as const
+
+/** The flags of `dyn node start`; each overrides the file's field. */
+export interface ConfigOverrides {
+  name?: string | undefined
+  host?: string | undefined
+  port?: number | undefined
+  httpHost?: string | undefined
+  httpPort?: number | undefined
+  dataDir?: string | undefined
+  /** Members besides this node: `n2@127.0.0.1:7002,n3@127.0.0.1:7003`. */
+  peers?: string | undefined
+  cluster?: string | undefined
+  n?: number | undefined
+  r?: number | undefined
+  w?: number | undefined
+  partitions?: number | undefined
+  sync?: string | undefined
+}
+
+export class ConfigError extends DynError {
+  readonly field: string
+  constructor(field: string, problem: string, suggestion: string) {
+    super(`${field}: ${problem}`, {code: 'CONFIG_INVALID', exitCode: exitCodes.usage, suggestion})
+    this.field = field
+  }
+}
+
+export class ConfigFileError extends DynError {
+  constructor(path: string, problem: string) {
+    super(`configuration file ${path} ${problem}`, {
+      code: 'CONFIG_UNREADABLE',
+      exitCode: exitCodes.usage,
+      suggestion: 'give the path of a readable JSON file (see docs/node.md for its fields)',
+    })
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Path of the JSON configuration file; relative paths inside it resolve against its folder. */
+  configPath?: string | undefined
+  overrides?: ConfigOverrides
+  /** Folder relative flag paths resolve against; default process.cwd(). */
+  cwd?: string
+}
+
+/** Reads the file (if any), applies the flag overrides, validates. */
+export async function loadConfig(options: LoadConfigOptions): Promise<DaemonConfig> {
+  const cwd = options.cwd ?? process.cwd()
+  let raw: unknown = {}
+  let baseDir = cwd
+  if (options.configPath !== undefined) {
+    const path = resolve(cwd, options.configPath)
+    raw = await readConfigFile(path)
+    baseDir = dirname(path)
+  }
+  return parseConfig(raw, {baseDir, overrides: options.overrides ?? {}, cwd})
+}
+
+async function readConfigFile(path: string): Promise<unknown> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new ConfigFileError(path, `cannot be read (${code})`)
+  }
+  if (bytes.length > configFileBytesMax) throw new ConfigFileError(path, `is ${bytes.length} bytes; the limit is ${configFileBytesMax}`)
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown
+  } catch (error) {
+    throw new ConfigFileError(path, `is not valid JSON (${error instanceof Error ? error.message : String(error)})`)
+  }
+}
+
+const topFields = [
+  'cluster',
+  'name',
+  'listen',
+  'http',
+  'dataDir',
+  'members',
+  'n',
+  'r',
+  'w',
+  'partitions',
+  'sync',
+  'valueBytesMax',
+  'requestTimeoutMs',
+  'secret',
+] as const
+const hostPortFields = ['host', 'port'] as const
+const memberFields = ['name', 'address', 'weight'] as const
+
+type Fields = Record<string, unknown>
+
+export interface ParseConfigOptions {
+  /** Folder a relative dataDir in the file resolves against. */
+  baseDir: string
+  overrides?: ConfigOverrides
+  /** Folder a relative --data-dir resolves against. */
+  cwd?: string
+}
+
+/** Validates a configuration object (the parsed JSON file) with the flag overrides applied. */
+export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonConfig {
+  const file = objectOf('configuration', raw, topFields)
+  const flags = options.overrides ?? {}
+  const cwd = options.cwd ?? options.baseDir
+
+  const cluster = identifier('cluster', flags.cluster ?? file['cluster'] ?? configDefaults.cluster, nameBytesMax)
+  const name = identifier('name', flags.name ?? required('name', file['name']), nodeNameLengthMax)
+  const listen = hostPort('listen', file['listen'], configDefaults.listen, {host: flags.host, port: flags.port})
+  const http = hostPort('http', file['http'], configDefaults.http, {host: flags.httpHost, port: flags.httpPort})
+  const dataDir = flags.dataDir === undefined ? path('dataDir', required('dataDir', file['dataDir']), options.baseDir) : path('dataDir', flags.dataDir, cwd)
+  const members = memberList({name, listen, file: file['members'], peers: flags.peers})
+  const n = integer('n', flags.n ?? file['n'] ?? configDefaults.n, {min: 1, max: members.length, rule: `must be between 1 and the number of members (${members.length})`})
+  const r = integer('r', flags.r ?? file['r'] ?? configDefaults.r, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
+  const w = integer('w', flags.w ?? file['w'] ?? configDefaults.w, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
+  const partitions = partitionCount(flags.partitions ?? file['partitions'] ?? configDefaults.partitions)
+  const {sync, syncMode} = syncOf(flags.sync ?? file['sync'] ?? configDefaults.sync)
+  const valueBytesMax = integer('valueBytesMax', file['valueBytesMax'] ?? configDefaults.valueBytesMax, {min: 1, max: valueBytesMaxCeiling})
+  const requestTimeoutMs = integer('requestTimeoutMs', file['requestTimeoutMs'] ?? configDefaults.requestTimeoutMs, {min: 1, max: requestTimeoutMsMax})
+  const secret = secretOf(file['secret'])
+  if (n > partitions) throw new ConfigError('n', `${n} is more than partitions=${partitions}`, 'use fewer replicas than partitions')
+  return {
+    cluster,
+    name,
+    listen,
+    http,
+    dataDir,
+    members,
+    n,
+    r,
+    w,
+    partitions,
+    sync,
+    syncMode,
+    valueBytesMax,
+    requestTimeoutMs,
+    ...(secret === undefined ? {} : {secret}),
+  }
+}
+
+/** Things worth a loud line in the log, though the configuration is valid. */
+export function configWarnings(config: DaemonConfig): string[] {
+  const warnings: string[] = []
+  if (config.secret === undefined && !isLoopback(config.listen.host)) {
+    warnings.push(
+      `WARNING: listening on ${config.listen.host}:${config.listen.port}, which is not a loopback address, without a cluster secret: ` +
+        'anyone who can reach this port can read and write every key. Set "secret" in the configuration (DESIGN §11).',
+    )
+  }
+  if (!isLoopback(config.http.host)) {
+    warnings.push(`WARNING: the HTTP admin port listens on ${config.http.host}:${config.http.port}; /status shows the cluster layout to anyone who can reach it.`)
+  }
+  const self = config.members.find((member) => member.name === config.name)
+  if (self !== undefined && splitAddress(self.address)?.port !== config.listen.port) {
+    warnings.push(`WARNING: members lists ${config.name} at ${self.address} but it listens on port ${config.listen.port}; peers and clients will look for it at ${self.address}.`)
+  }
+  return warnings
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+// ---- field parsers: each throws a ConfigError naming the field ----
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value)
+}
+
+function objectOf(field: string, value: unknown, allowed: readonly string[]): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(field, `${show(value)} is not a JSON object`, `write ${field} as an object with the fields ${allowed.join(', ')}`)
+  }
+  const unknown = Object.keys(value).filter((key) => !allowed.includes(key))
+  if (unknown.length > 0) {
+    const where = field === 'configuration' ? '' : ` in ${field}`
+    throw new ConfigError(
+      field === 'configuration' ? (unknown[0] ?? field) : `${field}.${unknown[0] ?? ''}`,
+      `unknown field${unknown.length === 1 ? '' : 's'}${where}: ${unknown.join(', ')}; the allowed fields are ${allowed.join(', ')}`,
+      'check the spelling: unknown fields are refused so that a typo is never ignored',
+    )
+  }
+  return value as Fields
+}
+
+function required(field: string, value: unknown): unknown {
+  if (value === undefined) throw new ConfigError(field, 'is missing', `give ${field} in the configuration file or as a flag`)
+  return value
+}
+
+const identifierPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
+/** Node and cluster names: shown in tables and logs and written in `name@host:port`, so
+ * letters, digits, '.', '_' and '-' only. */
+function identifier(field: string, value: unknown, lengthMax: number): string {
+  const allowed = `1 to ${lengthMax} letters, digits, '.', '_' or '-', starting with a letter or digit`
+  if (typeof value !== 'string' || value.length > lengthMax || !identifierPattern.test(value)) {
+    throw new ConfigError(field, `${show(value)} is not allowed; use ${allowed}`, `use ${allowed}`)
+  }
+  return value
+}
+
+/** An integer in [min, max]; `rule` says so in words when the bounds depend on other fields. */
+function integer(field: string, value: unknown, range: {min: number; max: number; rule?: string}): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
+    const rule = range.rule ?? `must be an integer from ${range.min} to ${range.max}`
+    throw new ConfigError(field, `${show(value)} ${rule}`, `set ${field} to a value that ${rule.replace(/^must be/, 'is')}`)
+  }
+  return value
+}
+
+const portAllowed = {min: 1, max: 65_535, rule: 'must be a port number from 1 to 65535'} as const
+
+function host(field: string, value: unknown): string {
+  // A host is a name or an address; the listener reports what the system makes of it.
+  if (typeof value !== 'string' || value.length === 0 || value.length > 253 || /[\s/@,]/.test(value)) {
+    throw new ConfigError(field, `${show(value)} is not a host; use an IP address or host name`, 'use an IP address or host name, such as 127.0.0.1')
+  }
+  return value
+}
+
+function hostPort(field: string, value: unknown, defaults: HostPort, flags: {host: string | undefined; port: number | undefined}): HostPort {
+  const fields = value === undefined ? {} : objectOf(field, value, hostPortFields)
+  return {
+    host: host(`${field}.host`, flags.host ?? fields['host'] ?? defaults.host),
+    port: integer(`${field}.port`, flags.port ?? fields['port'] ?? defaults.port, portAllowed),
+  }
+}
+
+function path(field: string, value: unknown, baseDir: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(field, `${show(value)} is not a path`, 'give the directory the node keeps its data in')
+  }
+  return isAbsolute(value) ? value : resolve(baseDir, value)
+}
+
+function partitionCount(value: unknown): number {
+  if (typeof value !== 'number' || !allowedPartitionCounts().includes(value)) {
+    const allowed = `a power of two from ${partitionCountMin} to ${partitionCountMax}`
+    throw new ConfigError('partitions', `${show(value)} is not allowed; use ${allowed}`, `use ${allowed}: ${allowedPartitionCounts().join(', ')}`)
+  }
+  return value
+}
+
+function syncOf(value: unknown): {sync: string; syncMode: SyncMode} {
+  const allowed = '"always", "interval:MS" (MS from 1 to 60000) or "none"'
+  if (typeof value !== 'string') throw new ConfigError('sync', `${show(value)} is not allowed; use ${allowed}`, `use ${allowed}`)
+  try {
+    return {sync: value, syncMode: parseSyncMode(value)}
+  } catch {
+    throw new ConfigError('sync', `${show(value)} is not allowed; use ${allowed}`, `use ${allowed}`)
+  }
+}
+
+function secretOf(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length < secretCharsMin || value.length > secretCharsMax) {
+    const length = typeof value === 'string' ? `a string of ${value.length} characters` : show(value)
+    const allowed = `a random string of ${secretCharsMin} to ${secretCharsMax} characters, the same on every node`
+    throw new ConfigError('secret', `${length} is not allowed; use ${allowed}`, `use ${allowed}`)
+  }
+  return value
+}
+
+/** `host:port`, `[v6]:port`; undefined when it is not one. */
+export function splitAddress(address: string): HostPort | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(address)
+  if (match === null) return undefined
+  const port = Number(match[3])
+  if (port < 1 || port > 65_535) return undefined
+  return {host: match[1] ?? match[2] ?? '', port}
+}
+
+function address(field: string, value: unknown): string {
+  if (typeof value !== 'string' || splitAddress(value) === undefined) {
+    throw new ConfigError(field, `${show(value)} is not an address; use host:port with a port from 1 to 65535`, 'write host:port, such as 127.0.0.1:7002')
+  }
+  return value
+}
+
+function weight(field: string, value: unknown): number {
+  return integer(field, value ?? configDefaults.weight, {min: 1, max: nodeWeightMax})
+}
+
+function memberList(options: {name: string; listen: HostPort; file: unknown; peers: string | undefined}): MemberConfig[] {
+  const members = options.peers !== undefined ? membersFromPeers(options) : membersFromFile(options)
+  if (members.length > membersMax) throw new ConfigError('members', `${members.length} members is too many`, `list at most ${membersMax}`)
+  checkUnique(members)
+  if (!members.some((member) => member.name === options.name)) {
+    throw new ConfigError('name', `${show(options.name)} is not one of members (${members.map((member) => member.name).join(', ')})`, 'list this node in members, or correct its name')
+  }
+  return [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+function selfAddress(listen: HostPort): string {
+  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`
+}
+
+function membersFromFile(options: {name: string; listen: HostPort; file: unknown}): MemberConfig[] {
+  // No member list: a cluster of this node alone.
+  if (options.file === undefined) return [{name: options.name, address: selfAddress(options.listen), weight: configDefaults.weight}]
+  if (!Array.isArray(options.file) || options.file.length === 0) {
+    throw new ConfigError('members', `${show(options.file)} is not a list of members`, 'write members as [{"name": "n1", "address": "127.0.0.1:7001"}, ...]')
+  }
+  return options.file.map((entry: unknown, index) => {
+    const field = `members[${index}]`
+    const fields = objectOf(field, entry, memberFields)
+    return {
+      name: identifier(`${field}.name`, fields['name'], nodeNameLengthMax),
+      address: address(`${field}.address`, fields['address']),
+      weight: weight(`${field}.weight`, fields['weight']),
+    }
+  })
+}
+
+/** `--peers n2@127.0.0.1:7002,n3@...`: the members besides this node, which joins them at
+ * its listen address (a member list in the file is replaced). */
+function membersFromPeers(options: {name: string; listen: HostPort; file: unknown; peers: string | undefined}): MemberConfig[] {
+  const peers = (options.peers ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0)
+  const parsed = peers.map((item) => {
+    const at = item.indexOf('@')
+    if (at < 0) throw new ConfigError('peers', `${show(item)} is not NAME@HOST:PORT`, 'write --peers n2@127.0.0.1:7002,n3@127.0.0.1:7003')
+    return {
+      name: identifier('peers', item.slice(0, at), nodeNameLengthMax),
+      address: address('peers', item.slice(at + 1)),
+      weight: configDefaults.weight,
+    }
+  })
+  return [{name: options.name, address: selfAddress(options.listen), weight: configDefaults.weight}, ...parsed]
+}
+
+function checkUnique(members: readonly MemberConfig[]): void {
+  const names = new Set<string>()
+  const addresses = new Set<string>()
+  for (const member of members) {
+    if (names.has(member.name)) throw new ConfigError('members', `${show(member.name)} is listed twice`, 'give each member once, with a unique name')
+    if (addresses.has(member.address)) {
+      throw new ConfigError('members', `address ${member.address} is listed twice`, 'give each member its own host:port')
+    }
+    names.add(member.name)
+    addresses.add(member.address)
+  }
+}

@@ -1,0 +1,293 @@
+// The node daemon: src/node's Node on real ports (DESIGN §1.2, §2). It wires the wire
+// protocol server, the peer transport, the log store, the monotonic clock, the HTTP admin
+// port and the log together, in a documented order:
+//
+//   start: 1. open (lock) the store and recover the partitions on disk
+//          2. listen on the wire port (clients and peers)
+//          3. listen on the HTTP port
+//          4. log "serving"
+//   close: 1. stop accepting; let requests in flight finish (graceful NetServer close)
+//          2. wait for background work (stragglers, read repair: node.idle())
+//          3. close the peer connections
+//          4. close the store (finishes queued writes, syncs, releases the lock)
+//          5. close the HTTP port
+//
+// Until step 5, /health answers 503 so that probes see the node going away.
+import {Buffer} from 'node:buffer'
+import {DynError, unreachable} from '../core/errors.js'
+import {failure, messageTypes, parseRequest, type MessageType} from '../core/protocol.js'
+import {createRing} from '../core/ring.js'
+import {NetServer, type Connection, type LogEntry} from '../net/index.js'
+import {Node} from '../node/node.js'
+import type {Clock} from '../node/ports.js'
+import {formatSyncMode, type StoreEvent} from '../store/index.js'
+import {configWarnings, type DaemonConfig} from './config.js'
+import {AdminServer} from './http.js'
+import {createLog, type DaemonLog, type LogFormat} from './log.js'
+import {Metrics, type Gauge} from './metrics.js'
+import {LogObjectStore, type StoreTotals} from './object-store.js'
+import {NetTransport} from './transport.js'
+
+/** Version of the /status JSON shape (docs/node.md); bumped on incompatible changes. */
+export const statusShapeVersion = 1
+
+export interface DaemonOptions {
+  /** Receives each log line (without newline); default: stdout. */
+  logger?: (line: string) => void
+  logFormat?: LogFormat
+}
+
+export interface DaemonAddresses {
+  /** host:port of the wire-protocol listener. */
+  readonly wire: string
+  /** host:port of the HTTP admin listener. */
+  readonly http: string
+}
+
+export interface Daemon {
+  readonly name: string
+  readonly addresses: DaemonAddresses
+  /** Graceful stop (see the order above); resolves once everything is closed. Idempotent. */
+  close(): Promise<void>
+}
+
+type State = 'serving' | 'stopping' | 'stopped'
+
+const monotonicClock: Clock = {nowMs: () => performance.now()}
+
+/** Starts a node; rejects with the named error of whichever step failed (StoreLockedError,
+ * PortInUseError, ...) after undoing the steps before it. */
+export async function startDaemon(config: DaemonConfig, options: DaemonOptions = {}): Promise<Daemon> {
+  const log = createLog({name: config.name, ...(options.logFormat === undefined ? {} : {format: options.logFormat}), ...(options.logger === undefined ? {} : {write: options.logger})})
+  for (const warning of configWarnings(config)) log.warn(warning)
+  log.info('starting', {cluster: config.cluster, dataDir: config.dataDir, n: config.n, r: config.r, w: config.w, partitions: config.partitions, sync: formatSyncMode(config.syncMode)})
+  const store = await LogObjectStore.open({dataDir: config.dataDir, sync: config.syncMode, logger: (event) => logStoreEvent(log, event)})
+  try {
+    const recovered = await store.recoverAll()
+    log.info('store open', {partitions: recovered, keys: store.totals().keys})
+    return await RunningDaemon.start({config, log, store})
+  } catch (error) {
+    await store.close().catch((closeError: unknown) => log.error(`closing the store failed: ${messageOf(closeError)}`))
+    log.error(`start failed: ${messageOf(error)}`, {code: error instanceof DynError ? error.code : undefined})
+    throw error
+  }
+}
+
+interface Parts {
+  config: DaemonConfig
+  log: DaemonLog
+  store: LogObjectStore
+}
+
+class RunningDaemon implements Daemon {
+  private state: State = 'serving'
+  private closing: Promise<void> | undefined = undefined
+  private readonly startedMs = performance.now()
+  private readonly metrics = new Metrics()
+  private readonly transport: NetTransport
+  private readonly node: Node
+  private readonly wire: NetServer
+  private readonly admin: AdminServer
+  private addressesBound: DaemonAddresses = {wire: '', http: ''}
+
+  private constructor(private readonly parts: Parts) {
+    const {config} = parts
+    const secret = config.secret === undefined ? undefined : Buffer.from(config.secret, 'utf8')
+    const netLogger = (entry: LogEntry): void => this.onNetEvent(entry)
+    this.transport = new NetTransport({
+      cluster: config.cluster,
+      name: config.name,
+      addresses: new Map(config.members.map((member) => [member.name, member.address])),
+      logger: netLogger,
+      ...(secret === undefined ? {} : {secret}),
+    })
+    this.node = new Node({
+      config: {
+        name: config.name,
+        cluster: config.cluster,
+        n: config.n,
+        r: config.r,
+        w: config.w,
+        requestTimeoutMs: config.requestTimeoutMs,
+        valueBytesMax: config.valueBytesMax,
+      },
+      ring: createRing({partitionCount: config.partitions, replicas: config.n, nodes: config.members}),
+      addresses: config.members.map((member) => ({name: member.name, address: member.address})),
+      ports: {transport: this.transport, store: parts.store, clock: monotonicClock},
+    })
+    this.wire = new NetServer({
+      identity: {cluster: config.cluster, role: 'node', name: config.name, ...(secret === undefined ? {} : {secret})},
+      logger: netLogger,
+      onConnection: (connection) => this.onConnection(connection),
+    })
+    for (const type of messageTypes) this.wire.handle(type, (payload) => this.serve(type, payload))
+    this.admin = new AdminServer({
+      name: config.name,
+      serving: () => this.state === 'serving',
+      status: () => this.status(),
+      metrics: () => this.metrics.render(this.gauges()),
+    })
+  }
+
+  static async start(parts: Parts): Promise<RunningDaemon> {
+    const daemon = new RunningDaemon(parts)
+    const {config, log} = parts
+    const wire = await daemon.wire.listen(config.listen)
+    try {
+      const http = await daemon.admin.listen(config.http.host, config.http.port)
+      daemon.addressesBound = {wire: formatAddress(wire), http: formatAddress(http)}
+    } catch (error) {
+      await daemon.wire.destroy()
+      throw error
+    }
+    log.info(`serving wire=${daemon.addressesBound.wire} http=${daemon.addressesBound.http}`, {pid: process.pid})
+    return daemon
+  }
+
+  get name(): string {
+    return this.parts.config.name
+  }
+
+  get addresses(): DaemonAddresses {
+    return this.addressesBound
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    const {log, store} = this.parts
+    this.state = 'stopping'
+    log.info('stopping: no new connections; finishing requests in flight')
+    const problems: unknown[] = []
+    const step = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+      try {
+        await work()
+      } catch (error) {
+        problems.push(error)
+        log.error(`${what} failed: ${messageOf(error)}`)
+      }
+    }
+    await step('closing the wire port', () => this.wire.close())
+    await step('finishing background work', () => this.node.idle())
+    await step('closing peer connections', () => this.transport.close())
+    await step('closing the store', () => store.close())
+    await step('closing the HTTP port', () => this.admin.close())
+    this.state = 'stopped'
+    log.info('stopped')
+    if (problems.length > 0) throw problems[0]
+  }
+
+  /** One request from a client or peer: validate, hand to the node, count. */
+  private async serve(type: MessageType, payload: unknown): Promise<unknown> {
+    const startedMs = performance.now()
+    let outcome = 'INTERNAL'
+    try {
+      const response = await this.respond(type, payload)
+      outcome = response.ok ? 'ok' : response.error.code
+      return response
+    } finally {
+      this.metrics.record(type, outcome, (performance.now() - startedMs) / 1000)
+    }
+  }
+
+  private async respond(type: MessageType, payload: unknown): Promise<{ok: true} | {ok: false; error: {code: string}}> {
+    let request
+    try {
+      request = parseRequest(type, payload)
+    } catch (error) {
+      if (error instanceof DynError) return failure(error)
+      throw error
+    }
+    try {
+      return await this.node.handle(type, request)
+    } catch (error) {
+      // Node.handle turns expected errors into failures; anything thrown is a bug. The
+      // wire library answers it with HANDLER_FAILED; the log keeps the stack.
+      this.parts.log.error(`handling ${type} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      throw error
+    }
+  }
+
+  private onConnection(connection: Connection): void {
+    const peer = connection.peer
+    if (peer === undefined) return
+    this.parts.log.info(`connection from ${peer.role} ${peer.name}`, {address: peer.address})
+  }
+
+  private onNetEvent(entry: LogEntry): void {
+    if (entry.level === 'warn') this.metrics.recordConnectionProblem()
+    const fields = {address: entry.address, peer: entry.peer, code: entry.code}
+    if (entry.level === 'warn') this.parts.log.warn(entry.message, fields)
+    else this.parts.log.info(entry.message, fields)
+  }
+
+  private status(): unknown {
+    const {config, store} = this.parts
+    return {
+      version: statusShapeVersion,
+      name: config.name,
+      cluster: config.cluster,
+      state: this.state,
+      pid: process.pid,
+      uptimeMs: Math.round(performance.now() - this.startedMs),
+      addresses: this.addressesBound,
+      members: config.members,
+      n: config.n,
+      r: config.r,
+      w: config.w,
+      partitions: config.partitions,
+      sync: formatSyncMode(config.syncMode),
+      dataDir: config.dataDir,
+      store: store.totals(),
+      connections: {incoming: this.wire.connections.size, peers: this.transport.openConnections},
+    }
+  }
+
+  private gauges(): Gauge[] {
+    const totals: StoreTotals = this.parts.store.totals()
+    return [
+      {name: 'dyn_up', help: '1 while the node serves, 0 while it is stopping.', value: this.state === 'serving' ? 1 : 0},
+      {name: 'dyn_uptime_seconds', help: 'Seconds since the node started.', value: (performance.now() - this.startedMs) / 1000},
+      {name: 'dyn_connections_open', help: 'Wire connections accepted and not yet closed (clients and peers).', value: this.wire.connections.size},
+      {name: 'dyn_peer_connections_open', help: 'Connections this node opened to its peers.', value: this.transport.openConnections},
+      {name: 'dyn_store_partitions_open', help: 'Partitions of the store open on this node.', value: totals.partitionsOpen},
+      {name: 'dyn_store_keys', help: 'Keys with a stored object, summed over open partitions.', value: totals.keys},
+      {name: 'dyn_store_tombstones', help: 'Delete records still remembered by the store.', value: totals.tombstones},
+      {name: 'dyn_store_live_bytes', help: 'Bytes of records holding current values.', value: totals.liveBytes},
+      {name: 'dyn_store_dead_bytes', help: 'Bytes compaction can reclaim.', value: totals.deadBytes},
+      {name: 'dyn_store_segments', help: 'Segment files, active ones included.', value: totals.segments},
+      {name: 'dyn_store_corrupt_records', help: 'Records that failed their checksum (skipped at open or on read); never served.', value: totals.corruptRecords},
+      {name: 'dyn_store_batches_written', help: 'Group commits written (with sync always, data syncs).', value: totals.batchesWritten},
+    ]
+  }
+}
+
+function formatAddress(address: {host: string; port: number}): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function logStoreEvent(log: DaemonLog, event: StoreEvent): void {
+  switch (event.kind) {
+    case 'corruptRecord':
+      return log.warn('store: corrupt record skipped (not served)', {path: event.path, offset: event.offset, bytes: event.bytesSkipped})
+    case 'tornTail':
+      return log.warn('store: torn tail truncated', {path: event.path, offset: event.offset, bytes: event.bytesTruncated})
+    case 'hintInvalid':
+      return log.warn('store: hint file rejected; segment scanned instead', {path: event.path, reason: event.reason})
+    case 'staleLockTaken':
+      return log.warn('store: took over the lock of a process that is gone', {path: event.path, pid: event.pid})
+    case 'syncFailed':
+      return log.error('store: sync failed', {path: event.path, code: event.code})
+    case 'compactionCompleted':
+      return log.info('store: compaction completed', {path: event.path, segmentsIn: event.segmentsIn, segmentsOut: event.segmentsOut})
+    default:
+      return unreachable(event)
+  }
+}

@@ -1,0 +1,112 @@
+// The ObjectStore port (src/node/ports.ts) over the log store (src/store, DESIGN §6): one
+// Bitcask log per partition, opened on first use and kept open until the node stops, so
+// that a request never pays for recovery twice. Partitions already on disk are opened at
+// start (recoverAll), which surfaces torn or corrupt records in the log before serving and
+// makes their keys count in /status from the first moment.
+import type {ObjectStore} from '../node/ports.js'
+import {LogStore, type Partition, type PartitionStats, type StoreEvent, type SyncMode} from '../store/index.js'
+import {valueBytesMaxCeiling} from '../core/limits.js'
+
+/** The store statistics /status and /metrics show, summed over open partitions. */
+export interface StoreTotals {
+  partitionsOpen: number
+  keys: number
+  tombstones: number
+  liveBytes: number
+  deadBytes: number
+  segments: number
+  /** Skipped at open plus failed reads. */
+  corruptRecords: number
+  tornTailBytesTruncated: number
+  batchesWritten: number
+}
+
+export interface LogObjectStoreOptions {
+  dataDir: string
+  sync: SyncMode
+  logger?: (event: StoreEvent) => void
+}
+
+export class LogObjectStore implements ObjectStore {
+  private readonly store: LogStore
+  /** Partitions open so far, for statistics (the LogStore keeps them open). */
+  private readonly partitions = new Map<number, Partition>()
+
+  private constructor(store: LogStore) {
+    this.store = store
+  }
+
+  /** Opens and locks the data directory; rejects with StoreLockedError when another process holds it. */
+  static async open(options: LogObjectStoreOptions): Promise<LogObjectStore> {
+    const store = await LogStore.open({
+      dir: options.dataDir,
+      sync: options.sync,
+      // The store holds encoded objects (every sibling of a key), not single client values:
+      // the node enforces the client value limit, the frame limit bounds the object.
+      valueBytesMax: valueBytesMaxCeiling,
+      ...(options.logger === undefined ? {} : {logger: options.logger}),
+    })
+    return new LogObjectStore(store)
+  }
+
+  get dir(): string {
+    return this.store.dir
+  }
+
+  /** Opens every partition present on disk; resolves with how many. */
+  async recoverAll(): Promise<number> {
+    const indexes = await this.store.partitionsOnDisk()
+    for (const index of indexes) await this.partition(index)
+    return indexes.length
+  }
+
+  async get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return (await this.partition(partition)).get(key)
+  }
+
+  async put(partition: number, key: Uint8Array, value: Uint8Array): Promise<void> {
+    await (await this.partition(partition)).put(key, value)
+  }
+
+  totals(): StoreTotals {
+    const totals: StoreTotals = {
+      partitionsOpen: 0,
+      keys: 0,
+      tombstones: 0,
+      liveBytes: 0,
+      deadBytes: 0,
+      segments: 0,
+      corruptRecords: 0,
+      tornTailBytesTruncated: 0,
+      batchesWritten: 0,
+    }
+    for (const partition of this.partitions.values()) {
+      if (!partition.isOpen) continue
+      addStats(totals, partition.stats())
+    }
+    return totals
+  }
+
+  /** Finishes queued writes, syncs, closes every partition and releases the lock. */
+  async close(): Promise<void> {
+    await this.store.close()
+  }
+
+  private async partition(index: number): Promise<Partition> {
+    const partition = await this.store.openPartition(index)
+    this.partitions.set(index, partition)
+    return partition
+  }
+}
+
+function addStats(totals: StoreTotals, stats: PartitionStats): void {
+  totals.partitionsOpen += 1
+  totals.keys += stats.keys
+  totals.tombstones += stats.tombstones
+  totals.liveBytes += stats.liveBytes
+  totals.deadBytes += stats.deadBytes
+  totals.segments += stats.segments
+  totals.corruptRecords += stats.corruptRecordsSkipped + stats.corruptReads
+  totals.tornTailBytesTruncated += stats.tornTailBytesTruncated
+  totals.batchesWritten += stats.batchesWritten
+}
