@@ -1,0 +1,73 @@
+// `npm run sim`: runs seeded simulations of a dyn cluster (docs/simulation.md).
+//   --seed S       run one seed (replays a failure exactly)
+//   --seeds COUNT  run COUNT seeds starting at --start (default 1)
+//   --start S      first seed of --seeds
+//   --nodes K      cluster size (default: the seed picks 3..5)
+//   --ops COUNT    operations per client (default 25)
+//   --verbose      print the event trace and each run's statistics
+// Exits 1 on the first failure, printing the seed, the broken invariant and the replay command.
+import {parseArgs} from 'node:util'
+import {describeStats, runSimulation, SimulationFailure, type SimulationOptions} from '../src/sim/index.js'
+
+const usage = 'usage: npm run sim -- [--seed S | --seeds COUNT [--start S]] [--nodes K] [--ops COUNT] [--verbose]'
+
+function whole(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    console.error(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}\n${usage}`)
+    process.exit(2)
+  }
+  return value
+}
+
+async function main(): Promise<void> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: {
+        seed: {type: 'string'},
+        seeds: {type: 'string'},
+        start: {type: 'string'},
+        nodes: {type: 'string'},
+        ops: {type: 'string'},
+        verbose: {type: 'boolean', default: false},
+      },
+      strict: true,
+    })
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+    process.exit(2)
+  }
+  const {values} = parsed
+  const seedMax = 2 ** 32 - 1
+  const seed = whole('seed', values.seed, 0, seedMax)
+  const count = whole('seeds', values.seeds, 1, 100_000_000) ?? 1
+  const start = seed ?? whole('start', values.start, 0, seedMax) ?? 1
+  const nodes = whole('nodes', values.nodes, 1, 16)
+  const ops = whole('ops', values.ops, 0, 100_000)
+  const verbose = values.verbose
+  const startedMs = performance.now()
+  for (let index = 0; index < (seed === undefined ? count : 1); index++) {
+    const options: SimulationOptions = {
+      seed: (start + index) % (seedMax + 1),
+      ...(nodes === undefined ? {} : {nodes}),
+      ...(ops === undefined ? {} : {operationsPerClient: ops}),
+      ...(verbose ? {onTrace: (line: string) => console.log(line)} : {}),
+    }
+    try {
+      const result = await runSimulation(options)
+      if (verbose || seed !== undefined) console.log(`seed ${options.seed} ok: ${describeStats(result.stats)} trace ${result.traceHash.slice(0, 16)}`)
+    } catch (error) {
+      if (!(error instanceof SimulationFailure)) console.error(`seed ${options.seed}: the simulator itself failed`)
+      console.error(error instanceof Error ? (error instanceof SimulationFailure ? error.message : error.stack) : String(error))
+      process.exit(1)
+    }
+  }
+  if (seed === undefined) {
+    const seconds = (performance.now() - startedMs) / 1000
+    console.log(`${count} seeds from ${start} passed in ${seconds.toFixed(1)} s`)
+  }
+}
+
+await main()
