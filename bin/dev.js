@@ -1,5 +1,15 @@
 #!/usr/bin/env -S node --import tsx --no-warnings
-// Runs the command-line program from the TypeScript sources, without a build.
+// Runs the command-line program from the TypeScript sources, without a build. Run it as
+// `./bin/dev.js` or `node --import tsx bin/dev.js` (plain `node bin/dev.js` skips the shebang
+// and so the TypeScript loader).
+import {readFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
 import {execute} from '@oclif/core'
 
-await execute({development: true, dir: import.meta.url})
+// oclif maps ./dist/commands to ./src/commands only after registering a TypeScript loader of
+// its own, which fails with this tsx version (its CommonJS register() resolves a wrong path);
+// tsx is already loaded here, so point oclif at the sources directly.
+const root = fileURLToPath(new URL('..', import.meta.url))
+const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+pjson.oclif.commands = './src/commands'
+await execute({development: true, dir: import.meta.url, loadOptions: {root, pjson}})

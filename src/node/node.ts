@@ -88,6 +88,33 @@ export class NotCoordinatorError extends DynError {
   }
 }
 
+export class ForwardOutcomeUnknownError extends DynError {
+  constructor(coordinator: string, problem: string) {
+    super(`the write was handed to coordinator ${coordinator}, which did not answer (${problem}); it may or may not have been applied`, {
+      code: 'OUTCOME_UNKNOWN',
+      exitCode: exitCodes.quorumNotMet,
+      suggestion: 'read the key to see whether the write is there before writing it again',
+    })
+  }
+}
+
+/** Transport errors that prove the request never reached the peer, so another may take it. */
+const notDeliveredCodes: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'UNKNOWN_PEER', 'IN_FLIGHT_LIMIT'])
+
+function notDelivered(error: unknown): boolean {
+  return error instanceof DynError && notDeliveredCodes.has(error.code)
+}
+
+/** A forwarded request waits for the coordinator, which itself waits up to requestTimeoutMs
+ * for its replicas (and, for a delete without context, a read before that): twice that, plus
+ * room for the hops, before the forwarder gives up. */
+function forwardTimeoutMs(requestTimeoutMs: number): number {
+  return 2 * requestTimeoutMs + forwardHopAllowanceMs
+}
+
+/** Time for the two extra hops of a forwarded request and the coordinator's own disk writes. */
+const forwardHopAllowanceMs = 500
+
 export class Node {
   private readonly config: NodeConfig
   private readonly ring: Ring
@@ -242,8 +269,11 @@ export class Node {
     }
   }
 
-  /** Hands the request to the first replica that answers; its response, quorum result
-   * included, goes back to the client unchanged. */
+  /** Hands the request to the first replica that takes it; its response, quorum result
+   * included, goes back to the client unchanged. A replica that could not be reached is
+   * skipped. A write that reached a replica and then went unanswered is not offered to the
+   * next one: the first may have applied it, and a second coordinator would store the same
+   * value again under another dot, a sibling nobody asked for. */
   private async forward<T extends 'kv.get' | 'kv.put' | 'kv.delete'>(
     type: T,
     request: RequestOf<T>,
@@ -254,10 +284,12 @@ export class Node {
     for (const target of targets) {
       try {
         return await this.ports.transport.request(target.node, type, {...request, forwarded: true}, {
-          timeoutMs: this.config.requestTimeoutMs,
+          timeoutMs: forwardTimeoutMs(this.config.requestTimeoutMs),
         })
       } catch (error) {
-        problems.push(`${target.node}: ${error instanceof Error ? error.message : String(error)}`)
+        const message = error instanceof Error ? error.message : String(error)
+        if (type !== 'kv.get' && !notDelivered(error)) throw new ForwardOutcomeUnknownError(target.node, message)
+        problems.push(`${target.node}: ${message}`)
       }
     }
     throw new DynError(`no replica of the key could coordinate the request (${problems.join('; ')})`, {

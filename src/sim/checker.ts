@@ -49,7 +49,7 @@ export interface CheckInput {
 }
 
 /** Error codes a correct cluster may answer with under message loss. */
-const expectedErrorCodes: ReadonlySet<string> = new Set(['QUORUM_NOT_MET', 'NO_COORDINATOR', 'SIBLING_LIMIT'])
+const expectedErrorCodes: ReadonlySet<string> = new Set(['QUORUM_NOT_MET', 'NO_COORDINATOR', 'OUTCOME_UNKNOWN', 'SIBLING_LIMIT'])
 
 export function checkRun(input: CheckInput): Violation[] {
   const violations: Violation[] = [...input.ledger.problems]

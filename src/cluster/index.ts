@@ -1,0 +1,12 @@
+// Local clusters (DESIGN §2, §8): the cluster directory, starting, inspecting and stopping
+// the node processes, and which node a command talks to.
+export * from './errors.js'
+export * from './layout.js'
+export {probeHealth, healthProbeTimeoutMs, type Health} from './health.js'
+export {isPortFree} from './ports.js'
+export {isAlive, isNodeProcess, stopProcess, stopGraceMsDefault, type StopOutcome} from './processes.js'
+export {packageRoot, programCommand, type ProgramCommand} from './program.js'
+export {readLogTail} from './logs.js'
+export {basePortMin, httpPortOffset, localNodesMax, nodeConfig, planCluster, up, upDefaults, upTimeoutMsDefault, type UpEvent, type UpOptions, type UpResult} from './up.js'
+export {clusterStatus, describeOutcome, down, type ClusterStatus, type DownResult, type NodeState, type NodeStatus, type StoppedNode} from './status.js'
+export {resolveTarget, type Target, type TargetOptions} from './target.js'
