@@ -16,7 +16,7 @@ const mayImport = {
   cli: ['core', 'render'],
   daemon: ['core', 'store', 'net', 'node'],
   client: ['core', 'net'],
-  sim: ['core', 'node', 'store'],
+  sim: ['core', 'net', 'node', 'store'],
   cluster: ['core', 'client', 'net'],
   shell: ['core', 'client', 'cluster', 'render'],
   commands: ['cli', 'core', 'store', 'net', 'node', 'daemon', 'client', 'sim', 'cluster', 'render', 'shell'],

@@ -1,22 +1,19 @@
 import {Args, Flags} from '@oclif/core'
-import {BaseCommand, describeError} from '../cli/base-command.js'
+import {showClockFlag, targetFlags} from '../cli/flags.js'
+import {KvCommand} from '../cli/kv-command.js'
 import {DynClient} from '../client/index.js'
 import {resolveTarget} from '../cluster/index.js'
 import {exitCodes} from '../core/errors.js'
-import {NodeFailureError} from '../core/protocol.js'
-import {getJson, getText, quorumFailureJson, quorumTable, readableContext} from '../render/index.js'
+import {getJson, getText, readableContext} from '../render/index.js'
 
-export default class Get extends BaseCommand {
+export default class Get extends KvCommand {
   static override description = 'Read a key: its values (several when writes were concurrent), its context and the quorum result'
   static override examples = ['<%= config.bin %> get user:42', '<%= config.bin %> get user:42 --r 3 --show-clock', '<%= config.bin %> get user:42 --node n2 --json']
   static override args = {key: Args.string({required: true, description: 'the key (UTF-8)'})}
   static override flags = {
     r: Flags.integer({min: 1, description: 'replicas that must answer (1..N; default: the cluster R)'}),
-    'show-clock': Flags.boolean({description: 'also show the context as a readable version vector (n1:4, n3:2)'}),
-    node: Flags.string({description: 'ask this node of the local cluster (it coordinates or forwards)', exclusive: ['host']}),
-    host: Flags.string({description: 'ask the node at HOST:PORT', env: 'DYN_HOST'}),
-    dir: Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'}),
-    cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
+    'show-clock': showClockFlag,
+    ...targetFlags('ask'),
   }
 
   async run(): Promise<unknown> {
@@ -33,16 +30,5 @@ export default class Get extends BaseCommand {
     } finally {
       await client.close()
     }
-  }
-
-  protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
-    if (!(error instanceof NodeFailureError) || error.quorum === undefined) return super.catch(error)
-    if (this.jsonEnabled()) {
-      this.logJson(quorumFailureJson(describeError(error), error.quorum))
-      process.exitCode = error.exitCode
-      return
-    }
-    process.stderr.write(`${quorumTable(error.quorum, {color: process.stderr.isTTY === true})}\n`)
-    return super.catch(error)
   }
 }

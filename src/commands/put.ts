@@ -1,12 +1,12 @@
 import {readFile} from 'node:fs/promises'
 import {Args, Flags} from '@oclif/core'
-import {BaseCommand, describeError} from '../cli/base-command.js'
+import {writeFlags} from '../cli/flags.js'
+import {KvCommand} from '../cli/kv-command.js'
 import {DynClient} from '../client/index.js'
 import {resolveTarget} from '../cluster/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
 import {valueBytesMaxCeiling} from '../core/limits.js'
-import {NodeFailureError} from '../core/protocol.js'
-import {putJson, putText, quorumFailureJson, quorumTable, readableContext} from '../render/index.js'
+import {putJson, putText, readableContext} from '../render/index.js'
 
 class ValueSourceError extends DynError {
   constructor(problem: string) {
@@ -14,7 +14,7 @@ class ValueSourceError extends DynError {
   }
 }
 
-export default class Put extends BaseCommand {
+export default class Put extends KvCommand {
   static override description = 'Write a value. Without --context the write is blind and becomes a sibling of what is there; with the context of a read it replaces what that read saw'
   static override examples = [
     '<%= config.bin %> put user:42 alice',
@@ -29,12 +29,7 @@ export default class Put extends BaseCommand {
   static override flags = {
     file: Flags.string({description: 'read the value from this file'}),
     context: Flags.string({description: 'context from an earlier get: the write replaces what that get saw'}),
-    w: Flags.integer({min: 1, description: 'replicas that must acknowledge (1..N; default: the cluster W)'}),
-    'show-clock': Flags.boolean({description: 'also show the context as a readable version vector (n1:4, n3:2)'}),
-    node: Flags.string({description: 'send to this node of the local cluster (it coordinates or forwards)', exclusive: ['host']}),
-    host: Flags.string({description: 'send to the node at HOST:PORT', env: 'DYN_HOST'}),
-    dir: Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'}),
-    cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
+    ...writeFlags,
   }
 
   async run(): Promise<unknown> {
@@ -53,17 +48,6 @@ export default class Put extends BaseCommand {
     } finally {
       await client.close()
     }
-  }
-
-  protected override async catch(error: Error & {exitCode?: number}): Promise<void> {
-    if (!(error instanceof NodeFailureError) || error.quorum === undefined) return super.catch(error)
-    if (this.jsonEnabled()) {
-      this.logJson(quorumFailureJson(describeError(error), error.quorum))
-      process.exitCode = error.exitCode
-      return
-    }
-    process.stderr.write(`${quorumTable(error.quorum, {color: process.stderr.isTTY === true})}\n`)
-    return super.catch(error)
   }
 }
 

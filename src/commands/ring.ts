@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {targetFlags} from '../cli/flags.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {DynClient, toBytes} from '../client/index.js'
 import {resolveTarget} from '../cluster/index.js'
@@ -11,10 +12,7 @@ export default class Ring extends BaseCommand {
   static override examples = ['<%= config.bin %> ring', '<%= config.bin %> ring --key user:42 --json']
   static override flags = {
     key: Flags.string({description: 'show where this key lives'}),
-    node: Flags.string({description: 'ask this node of the local cluster for the ring', exclusive: ['host']}),
-    host: Flags.string({description: 'ask the node at HOST:PORT', env: 'DYN_HOST'}),
-    dir: Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'}),
-    cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
+    ...targetFlags('ask'),
   }
 
   async run(): Promise<unknown> {

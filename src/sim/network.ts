@@ -6,24 +6,23 @@
 // object and a payload that would not survive the wire fails here too.
 import type {AsyncLocalStorage} from 'node:async_hooks'
 import {Buffer} from 'node:buffer'
-import {Packr} from 'msgpackr'
 import {DynError, assert} from '../core/errors.js'
 import {failure, parseRequest, type MessageType, type RequestOf, type ResponseOf} from '../core/protocol.js'
 import {randomFloat, randomInt, type Random} from '../core/random.js'
+import {decodeBody, encodeBody} from '../net/codec.js'
 import type {RequestOptions, Transport} from '../node/ports.js'
 import type {Scheduler} from './scheduler.js'
 import type {Trace} from './trace.js'
 
-/** The same MessagePack settings as the wire codec (src/net/codec.ts). */
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  copyBuffers: true,
-  int64AsType: 'number',
-  moreTypes: false,
-  structuredClone: false,
-  bundleStrings: false,
-})
+/** Payloads cross the simulated network in wire frame bodies (src/net/codec.ts): whatever
+ * would not survive the real wire fails here too. */
+function pack(type: string, payload: unknown): Uint8Array {
+  return encodeBody({type, id: 1, payload})
+}
+
+function unpack(body: Uint8Array): unknown {
+  return decodeBody(body).payload
+}
 
 export interface NetworkFaults {
   /** Chance that one leg (request or reply) is lost. */
@@ -135,7 +134,7 @@ export class SimNetwork {
       answered: false,
     }
     this.stats.requests++
-    const bytes = packr.pack(payload)
+    const bytes = pack(type, payload)
     return new Promise<ResponseOf<T>>((resolve, reject) => {
       const timer = this.options.scheduler.schedule(timeoutMs, () => {
         if (exchange.answered) return
@@ -153,7 +152,7 @@ export class SimNetwork {
         exchange.answered = true
         timer.cancel()
         this.log(exchange, 'reply')
-        resolve(packr.unpack(response) as ResponseOf<T>)
+        resolve(unpack(response) as ResponseOf<T>)
       }
       const copies = this.chance(this.faults.duplicateProbability) ? 2 : 1
       if (copies === 2) {
@@ -171,7 +170,7 @@ export class SimNetwork {
     this.log(exchange, 'deliver')
     const handle = (): Promise<unknown> => {
       try {
-        return handler(exchange.type, parseRequest(exchange.type, packr.unpack(bytes)))
+        return handler(exchange.type, parseRequest(exchange.type, unpack(bytes)))
       } catch (error) {
         return Promise.resolve(failure(error))
       }
@@ -179,7 +178,7 @@ export class SimNetwork {
     const handled = exchange.operation === undefined ? handle() : this.options.operations.run(exchange.operation, handle)
     handled.then(
       (response) => {
-        const encoded = packr.pack(response)
+        const encoded = pack('reply', response)
         this.send(exchange, 'reply', () => answer(encoded))
       },
       (error: unknown) => this.options.onCrash(exchange.peer, error),

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {describeOutcome, down} from '../../cluster/index.js'
 import {clusterDownJson} from '../../render/index.js'
@@ -7,7 +7,7 @@ export default class ClusterDown extends BaseCommand {
   static override description = 'Stop every node of the local cluster (SIGTERM, then SIGKILL after a grace period); data stays in the directory'
   static override examples = ['<%= config.bin %> cluster down', '<%= config.bin %> cluster down --dir /tmp/dyn']
   static override flags = {
-    dir: Flags.string({description: 'cluster directory', env: 'DYN_DIR', default: './.dyn'}),
+    dir: dirFlag,
   }
 
   async run(): Promise<unknown> {

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {clusterStatus} from '../../cluster/index.js'
 import {clusterStatusJson, statusTable} from '../../render/index.js'
@@ -7,7 +7,7 @@ export default class ClusterStatus extends BaseCommand {
   static override description = "Show each node of the local cluster: address, HTTP address, pid and state (running, unhealthy or stopped)"
   static override examples = ['<%= config.bin %> cluster status', '<%= config.bin %> cluster status --dir /tmp/dyn --json']
   static override flags = {
-    dir: Flags.string({description: 'cluster directory', env: 'DYN_DIR', default: './.dyn'}),
+    dir: dirFlag,
   }
 
   async run(): Promise<unknown> {

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {basePortMin, httpPortOffset, localNodesMax, up, upDefaults, type UpEvent} from '../../cluster/index.js'
 import {DynError, exitCodes, unreachable} from '../../core/errors.js'
@@ -40,7 +41,7 @@ export default class ClusterUp extends BaseCommand {
     }),
     sync: Flags.string({default: upDefaults.sync, description: 'durability of writes: always, interval:MS or none'}),
     cluster: Flags.string({default: upDefaults.cluster, description: 'cluster name', env: 'DYN_CLUSTER'}),
-    dir: Flags.string({description: 'cluster directory', env: 'DYN_DIR', default: './.dyn'}),
+    dir: dirFlag,
   }
 
   async run(): Promise<unknown> {

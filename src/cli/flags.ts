@@ -1,0 +1,24 @@
+// Flags several commands share, defined once so their names, environment variables and
+// help texts stay the same everywhere (DESIGN §8: a command addresses a local cluster by
+// its directory or any node by HOST:PORT).
+import {Flags} from '@oclif/core'
+
+export const dirFlag = Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'})
+
+/** How a command finds a node: a node of the local cluster by name, or any node by address. */
+export function targetFlags(verb: 'ask' | 'send to') {
+  return {
+    node: Flags.string({description: `${verb} this node of the local cluster (it coordinates or forwards)`, exclusive: ['host']}),
+    host: Flags.string({description: `${verb} the node at HOST:PORT`, env: 'DYN_HOST'}),
+    dir: dirFlag,
+    cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
+  }
+}
+
+export const showClockFlag = Flags.boolean({description: 'also show the context as a readable version vector (n1:4, n3:2)'})
+
+export const writeFlags = {
+  w: Flags.integer({min: 1, description: 'replicas that must acknowledge (1..N; default: the cluster W)'}),
+  'show-clock': showClockFlag,
+  ...targetFlags('send to'),
+}
