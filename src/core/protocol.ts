@@ -118,9 +118,77 @@ export interface ReplicaPutRequest {
   readonly partition: number
   readonly key: Uint8Array
   readonly object: Uint8Array
+  /** Set when the receiver is a fallback (sloppy quorum): the primary it holds the write for.
+   * The receiver keeps a hint and delivers the object to that primary later (DESIGN §5). */
+  readonly hintFor?: string
 }
 
 export type ReplicaPutResponse = {readonly ok: true} | Failure
+
+/** Several objects of one partition at once: hint delivery and ownership handoff. */
+export interface ReplicaPutManyRequest {
+  readonly partition: number
+  readonly keys: readonly Uint8Array[]
+  /** objects[i] is the encoded object of keys[i]. */
+  readonly objects: readonly Uint8Array[]
+}
+
+/** A heartbeat (failure detection, DESIGN §5): any answer proves the sender is alive. */
+export interface PingRequest {
+  readonly from: string
+}
+
+export type PingResponse = {readonly ok: true} | Failure
+
+// ---- gossip (membership, DESIGN §5) ----
+
+/** Push-pull gossip: the sender's view as JSON text (core/membership.ts View); the reply
+ * carries the receiver's view after merging, so one round trip syncs both ways. */
+export interface GossipRequest {
+  readonly from: string
+  readonly view: string
+}
+
+export type GossipResponse = {readonly ok: true; readonly view: string} | Failure
+
+// ---- anti-entropy (tictac Merkle trees, core/merkle.ts) ----
+
+export interface TreeBranchesRequest {
+  readonly partition: number
+}
+
+export interface TreeLeavesRequest {
+  readonly partition: number
+  readonly branches: readonly number[]
+}
+
+/** Concatenated hashes of the requested level (merkleHashBytes each). */
+export type TreeHashesResponse = {readonly ok: true; readonly hashes: Uint8Array} | Failure
+
+export interface TreeKeysRequest {
+  readonly partition: number
+  readonly segments: readonly number[]
+}
+
+/** The keys of the requested segments and their version digests, in parallel arrays. */
+export type TreeKeysResponse = {readonly ok: true; readonly keys: readonly Uint8Array[]; readonly digests: readonly Uint8Array[]} | Failure
+
+// ---- administration (cluster commands) ----
+
+/** Plain JSON text; each command documents its shape in docs/cli.md. */
+export type AdminResponse = {readonly ok: true; readonly json: string} | Failure
+
+export interface AdminFaultsRequest {
+  /** Node names this node stops talking to (both directions); empty heals. */
+  readonly cut: readonly string[]
+}
+
+export interface AdminStageRequest {
+  readonly action: 'join' | 'leave' | 'clear'
+  readonly name?: string
+  readonly address?: string
+  readonly weight?: number
+}
 
 export interface Messages {
   'kv.get': {request: GetRequest; response: GetResponse}
@@ -129,6 +197,17 @@ export interface Messages {
   'ring.get': {request: Record<string, never>; response: RingResponse}
   'replica.get': {request: ReplicaGetRequest; response: ReplicaGetResponse}
   'replica.put': {request: ReplicaPutRequest; response: ReplicaPutResponse}
+  'replica.putMany': {request: ReplicaPutManyRequest; response: ReplicaPutResponse}
+  'node.ping': {request: PingRequest; response: PingResponse}
+  'gossip.push': {request: GossipRequest; response: GossipResponse}
+  'tree.branches': {request: TreeBranchesRequest; response: TreeHashesResponse}
+  'tree.leaves': {request: TreeLeavesRequest; response: TreeHashesResponse}
+  'tree.keys': {request: TreeKeysRequest; response: TreeKeysResponse}
+  'admin.status': {request: Record<string, never>; response: AdminResponse}
+  'admin.faults': {request: AdminFaultsRequest; response: AdminResponse}
+  'admin.stage': {request: AdminStageRequest; response: AdminResponse}
+  'admin.plan': {request: Record<string, never>; response: AdminResponse}
+  'admin.commit': {request: Record<string, never>; response: AdminResponse}
 }
 
 export type MessageType = keyof Messages
@@ -136,8 +215,18 @@ export type RequestOf<T extends MessageType> = Messages[T]['request']
 export type ResponseOf<T extends MessageType> = Messages[T]['response']
 
 export const clientMessageTypes = ['kv.get', 'kv.put', 'kv.delete', 'ring.get'] as const satisfies readonly MessageType[]
-export const peerMessageTypes = ['replica.get', 'replica.put'] as const satisfies readonly MessageType[]
-export const messageTypes: readonly MessageType[] = [...clientMessageTypes, ...peerMessageTypes]
+export const peerMessageTypes = [
+  'replica.get',
+  'replica.put',
+  'replica.putMany',
+  'node.ping',
+  'gossip.push',
+  'tree.branches',
+  'tree.leaves',
+  'tree.keys',
+] as const satisfies readonly MessageType[]
+export const adminMessageTypes = ['admin.status', 'admin.faults', 'admin.stage', 'admin.plan', 'admin.commit'] as const satisfies readonly MessageType[]
+export const messageTypes: readonly MessageType[] = [...clientMessageTypes, ...peerMessageTypes, ...adminMessageTypes]
 
 export function isMessageType(type: string): type is MessageType {
   return (messageTypes as readonly string[]).includes(type)
@@ -233,6 +322,51 @@ function optionalFlag(type: string, fields: Fields, name: string): boolean | und
   return value
 }
 
+function bytesList(type: string, fields: Fields, name: string): Uint8Array[] {
+  const value = fields[name]
+  if (!Array.isArray(value) || !value.every((item) => item instanceof Uint8Array)) {
+    throw new BadRequestError(type, `${name} must be a list of byte strings`)
+  }
+  if (value.length > listLengthMax) throw new BadRequestError(type, `${name} has more than ${listLengthMax} items`)
+  return value as Uint8Array[]
+}
+
+function countList(type: string, fields: Fields, name: string): number[] {
+  const value = fields[name]
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'number' && Number.isSafeInteger(item) && item >= 0)) {
+    throw new BadRequestError(type, `${name} must be a list of whole numbers`)
+  }
+  if (value.length > listLengthMax) throw new BadRequestError(type, `${name} has more than ${listLengthMax} items`)
+  return value as number[]
+}
+
+function stringList(type: string, fields: Fields, name: string): string[] {
+  const value = fields[name]
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new BadRequestError(type, `${name} must be a list of strings`)
+  }
+  if (value.length > listLengthMax) throw new BadRequestError(type, `${name} has more than ${listLengthMax} items`)
+  return value as string[]
+}
+
+function string(type: string, fields: Fields, name: string): string {
+  const value = optionalString(type, fields, name)
+  if (value === undefined) throw new BadRequestError(type, `${name} is missing`)
+  return value
+}
+
+/** Longest list in one request: a batch of keys or segments. The frame limit bounds the
+ * bytes; this bounds the work one request can ask for. */
+export const listLengthMax = 65_536
+
+const stageActions: ReadonlySet<string> = new Set(['join', 'leave', 'clear'])
+
+function stageAction(fields: Fields): AdminStageRequest['action'] {
+  const value = fields.action
+  if (typeof value !== 'string' || !stageActions.has(value)) throw new BadRequestError('admin.stage', 'action must be join, leave or clear')
+  return value as AdminStageRequest['action']
+}
+
 /** Builds an object without the optional fields that are undefined
  * (exactOptionalPropertyTypes: absent and undefined are different). */
 function compact<T extends object>(fields: {[K in keyof T]-?: T[K] | undefined}): T {
@@ -265,9 +399,33 @@ const parsers: {[T in MessageType]: (fields: Fields) => RequestOf<T>} = {
     }),
   'ring.get': () => ({}),
   'replica.get': (f) => ({partition: count('replica.get', f, 'partition'), key: bytes('replica.get', f, 'key')}),
-  'replica.put': (f) => ({
-    partition: count('replica.put', f, 'partition'),
-    key: bytes('replica.put', f, 'key'),
-    object: bytes('replica.put', f, 'object'),
-  }),
+  'replica.put': (f) =>
+    compact<ReplicaPutRequest>({
+      partition: count('replica.put', f, 'partition'),
+      key: bytes('replica.put', f, 'key'),
+      object: bytes('replica.put', f, 'object'),
+      hintFor: optionalString('replica.put', f, 'hintFor'),
+    }),
+  'node.ping': (f) => ({from: string('node.ping', f, 'from')}),
+  'replica.putMany': (f) => {
+    const keys = bytesList('replica.putMany', f, 'keys')
+    const objects = bytesList('replica.putMany', f, 'objects')
+    if (keys.length !== objects.length) throw new BadRequestError('replica.putMany', 'keys and objects differ in length')
+    return {partition: count('replica.putMany', f, 'partition'), keys, objects}
+  },
+  'gossip.push': (f) => ({from: string('gossip.push', f, 'from'), view: string('gossip.push', f, 'view')}),
+  'tree.branches': (f) => ({partition: count('tree.branches', f, 'partition')}),
+  'tree.leaves': (f) => ({partition: count('tree.leaves', f, 'partition'), branches: countList('tree.leaves', f, 'branches')}),
+  'tree.keys': (f) => ({partition: count('tree.keys', f, 'partition'), segments: countList('tree.keys', f, 'segments')}),
+  'admin.status': () => ({}),
+  'admin.faults': (f) => ({cut: stringList('admin.faults', f, 'cut')}),
+  'admin.stage': (f) =>
+    compact<AdminStageRequest>({
+      action: stageAction(f),
+      name: optionalString('admin.stage', f, 'name'),
+      address: optionalString('admin.stage', f, 'address'),
+      weight: optionalCount('admin.stage', f, 'weight'),
+    }),
+  'admin.plan': () => ({}),
+  'admin.commit': () => ({}),
 }

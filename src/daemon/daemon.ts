@@ -14,9 +14,10 @@
 //
 // Until step 5, /health answers 503 so that probes see the node going away.
 import {Buffer} from 'node:buffer'
+import {randomInt} from 'node:crypto'
 import {DynError, unreachable} from '../core/errors.js'
 import {failure, messageTypes, parseRequest, type MessageType} from '../core/protocol.js'
-import {createRing} from '../core/ring.js'
+import {SeededRandom} from '../core/random.js'
 import {NetServer, type Connection, type LogEntry} from '../net/index.js'
 import {Node} from '../node/node.js'
 import type {Clock} from '../node/ports.js'
@@ -25,6 +26,7 @@ import {configWarnings, type DaemonConfig} from './config.js'
 import {AdminServer} from './http.js'
 import {createLog, type DaemonLog, type LogFormat} from './log.js'
 import {Metrics, type Gauge} from './metrics.js'
+import {FileMetaStore} from './meta-store.js'
 import {LogObjectStore, type StoreTotals} from './object-store.js'
 import {NetTransport} from './transport.js'
 
@@ -65,7 +67,8 @@ export async function startDaemon(config: DaemonConfig, options: DaemonOptions =
   try {
     const recovered = await store.recoverAll()
     log.info('store open', {partitions: recovered, keys: store.totals().keys})
-    return await RunningDaemon.start({config, log, store})
+    const meta = await FileMetaStore.open(config.dataDir)
+    return await RunningDaemon.start({config, log, store, meta})
   } catch (error) {
     await store.close().catch((closeError: unknown) => log.error(`closing the store failed: ${messageOf(closeError)}`))
     log.error(`start failed: ${messageOf(error)}`, {code: error instanceof DynError ? error.code : undefined})
@@ -77,11 +80,17 @@ interface Parts {
   config: DaemonConfig
   log: DaemonLog
   store: LogObjectStore
+  meta: FileMetaStore
 }
+
+/** How often the node's periodic work is looked at (heartbeats, hint delivery...). Each part
+ * decides itself whether it is due; this only bounds how late it can start. */
+export const tickIntervalMs = 100
 
 class RunningDaemon implements Daemon {
   private state: State = 'serving'
   private closing: Promise<void> | undefined = undefined
+  private ticker: ReturnType<typeof setInterval> | undefined = undefined
   private readonly startedMs = performance.now()
   private readonly metrics = new Metrics()
   private readonly transport: NetTransport
@@ -111,9 +120,10 @@ class RunningDaemon implements Daemon {
         requestTimeoutMs: config.requestTimeoutMs,
         valueBytesMax: config.valueBytesMax,
       },
-      ring: createRing({partitionCount: config.partitions, replicas: config.n, nodes: config.members}),
-      addresses: config.members.map((member) => ({name: member.name, address: member.address})),
-      ports: {transport: this.transport, store: parts.store, clock: monotonicClock},
+      members: config.members,
+      partitionCount: config.partitions,
+      ports: {transport: this.transport, store: parts.store, meta: parts.meta, clock: monotonicClock, random: new SeededRandom(randomInt(2 ** 31))},
+      onError: (error) => parts.log.error(`background work failed: ${messageOf(error)}`),
     })
     this.wire = new NetServer({
       identity: {cluster: config.cluster, role: 'node', name: config.name, ...(secret === undefined ? {} : {secret})},
@@ -132,6 +142,7 @@ class RunningDaemon implements Daemon {
   static async start(parts: Parts): Promise<RunningDaemon> {
     const daemon = new RunningDaemon(parts)
     const {config, log} = parts
+    await daemon.node.start()
     const wire = await daemon.wire.listen(config.listen)
     try {
       const http = await daemon.admin.listen(config.http.host, config.http.port)
@@ -140,6 +151,8 @@ class RunningDaemon implements Daemon {
       await daemon.wire.destroy()
       throw error
     }
+    daemon.ticker = setInterval(() => daemon.node.tick(), tickIntervalMs)
+    daemon.ticker.unref()
     log.info(`serving wire=${daemon.addressesBound.wire} http=${daemon.addressesBound.http}`, {pid: process.pid})
     return daemon
   }
@@ -170,6 +183,7 @@ class RunningDaemon implements Daemon {
         log.error(`${what} failed: ${messageOf(error)}`)
       }
     }
+    if (this.ticker !== undefined) clearInterval(this.ticker)
     await step('closing the wire port', () => this.wire.close())
     await step('finishing background work', () => this.node.idle())
     await step('closing peer connections', () => this.transport.close())

@@ -30,7 +30,7 @@ export interface LogObjectStoreOptions {
 export class LogObjectStore implements ObjectStore {
   private readonly store: LogStore
   /** Partitions open so far, for statistics (the LogStore keeps them open). */
-  private readonly partitions = new Map<number, Partition>()
+  private readonly opened = new Map<number, Partition>()
 
   private constructor(store: LogStore) {
     this.store = store
@@ -68,6 +68,24 @@ export class LogObjectStore implements ObjectStore {
     await (await this.partition(partition)).put(key, value)
   }
 
+  async delete(partition: number, key: Uint8Array): Promise<void> {
+    await (await this.partition(partition)).delete(key)
+  }
+
+  async *entries(partition: number): AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}> {
+    yield* (await this.partition(partition)).entries()
+  }
+
+  async partitions(): Promise<number[]> {
+    const onDisk = await this.store.partitionsOnDisk()
+    return [...new Set([...onDisk, ...this.opened.keys()])].sort((a, b) => a - b)
+  }
+
+  async drop(partition: number): Promise<void> {
+    this.opened.delete(partition)
+    await this.store.dropPartition(partition)
+  }
+
   totals(): StoreTotals {
     const totals: StoreTotals = {
       partitionsOpen: 0,
@@ -80,7 +98,7 @@ export class LogObjectStore implements ObjectStore {
       tornTailBytesTruncated: 0,
       batchesWritten: 0,
     }
-    for (const partition of this.partitions.values()) {
+    for (const partition of this.opened.values()) {
       if (!partition.isOpen) continue
       addStats(totals, partition.stats())
     }
@@ -94,7 +112,7 @@ export class LogObjectStore implements ObjectStore {
 
   private async partition(index: number): Promise<Partition> {
     const partition = await this.store.openPartition(index)
-    this.partitions.set(index, partition)
+    this.opened.set(index, partition)
     return partition
   }
 }

@@ -33,10 +33,33 @@ export interface ObjectStore {
   get(partition: number, key: Uint8Array): Promise<Uint8Array | undefined>
   /** Resolves once the value is as durable as the store's sync mode promises. */
   put(partition: number, key: Uint8Array, value: Uint8Array): Promise<void>
+  /** Removes a key (a reaped tombstone, a delivered hint, a handed-off key). */
+  delete(partition: number, key: Uint8Array): Promise<void>
+  /** Every key of a partition with its value; keys written during the scan may or may not appear. */
+  entries(partition: number): AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}>
+  /** Partitions holding data, in ascending order. */
+  partitions(): Promise<number[]>
+  /** Deletes a whole partition (after its ownership was handed off). */
+  drop(partition: number): Promise<void>
+}
+
+/** Small named documents the node keeps across restarts (the membership view). A write
+ * replaces the document atomically and is durable when it resolves. */
+export interface MetaStore {
+  read(name: string): Promise<Uint8Array | undefined>
+  write(name: string, bytes: Uint8Array): Promise<void>
+}
+
+/** Fault injection (`dyn cluster partition`): the nodes this node stops hearing. */
+export interface FaultControl {
+  cut(nodes: readonly string[]): void
 }
 
 export interface NodePorts {
   readonly transport: Transport
   readonly store: ObjectStore
+  readonly meta: MetaStore
   readonly clock: Clock
+  readonly random: Random
+  readonly faults?: FaultControl
 }

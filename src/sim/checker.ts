@@ -14,7 +14,7 @@
 // Also: a context returned to a client names only dots that were created; every dot was created by exactly one write operation, with one content; an
 // acknowledged write's dot was created by that write; an acknowledged get returned only
 // (dot, value) pairs some put created for that key; every stored value decodes and keeps the
-// object invariants; only a key's replicas store it; after the repair pass every replica of
+// object invariants; only a key's replicas, or a fallback holding a hint for it, store it; after the repair pass every replica of
 // a key holds U(k); no node answered with an error a correct cluster never gives.
 import {
   assertObjectInvariants,
@@ -46,6 +46,8 @@ export interface CheckInput {
   readonly ledger: DotLedger
   /** Every node's stored values. */
   readonly stores: ReadonlyMap<string, readonly StoredEntry[]>
+  /** Keys (as keyText) each node holds a hint for: a fallback may store those (sloppy quorum). */
+  readonly hinted?: ReadonlyMap<string, ReadonlySet<string>>
 }
 
 /** Error codes a correct cluster may answer with under message loss. */
@@ -104,7 +106,7 @@ function readCopies(input: CheckInput, violations: Violation[]): Map<string, Cop
         continue
       }
       const primaries = preferenceList(input.ring, {key: entry.key}, {n: input.n}).primaries
-      if (!primaries.includes(node)) {
+      if (!primaries.includes(node) && input.hinted?.get(node)?.has(key) !== true) {
         violations.push({invariant: 'only replicas store a key', key, detail: `${node} stores a key whose replicas are ${primaries.join(', ')}`})
       }
       copies.set(key, [...(copies.get(key) ?? []), {node, object}])

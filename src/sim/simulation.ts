@@ -9,11 +9,12 @@
 import {AsyncLocalStorage} from 'node:async_hooks'
 import {randomFloat, randomInt, SeededRandom, type Random} from '../core/random.js'
 import {createRing, preferenceList, type Ring} from '../core/ring.js'
+import {decodeHintKey, hintsPartition} from '../node/hints.js'
 import {Node} from '../node/node.js'
 import type {ObjectStore} from '../node/ports.js'
 import {checkRun, type Violation} from './checker.js'
-import {DotLedger, type OperationRecord} from './ledger.js'
-import {MemoryObjectStore, type StoredEntry} from './memory-store.js'
+import {DotLedger, keyText, type OperationRecord} from './ledger.js'
+import {MemoryMetaStore, MemoryObjectStore, type StoredEntry} from './memory-store.js'
 import {SimNetwork, type NetworkFaults, type NetworkStats, type RequestHandler} from './network.js'
 import {Scheduler} from './scheduler.js'
 import {Trace} from './trace.js'
@@ -140,6 +141,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   return world.run()
 }
 
+/** How often simulated nodes tick, in virtual time (the daemon ticks as often). */
+const tickIntervalMs = 100
+
+/** Quiet time after the workload before the checks: several heartbeat intervals and hint
+ * delivery rounds, and longer than the suspicion timeout, so every suspicion clears. */
+const settleMs = 10_000
+
 class World {
   private readonly config: SimulationConfig
   private readonly scheduler = new Scheduler()
@@ -152,6 +160,7 @@ class World {
   private readonly stores = new Map<string, MemoryObjectStore>()
   private readonly nodes: Node[] = []
   private readonly crashes: Violation[] = []
+  private ticking = false
   private readonly streams: {network: Random; store: Random; clients: Random}
 
   constructor(private readonly options: SimulationOptions) {
@@ -180,16 +189,23 @@ class World {
     const {config} = this
     this.trace.record(`seed ${config.seed}: nodes ${config.nodes.join(',')} n=${config.n} r=${config.r} w=${config.w} q=${config.partitionCount} keys ${config.keys.length} clients ${config.clients}x${config.operationsPerClient} faults ${JSON.stringify(config.faults)} storeLatencyMsMax ${config.storeLatencyMsMax}`)
     let workloadDone = false
+    await Promise.all(this.nodes.map((node) => node.start()))
+    this.ticking = true
+    this.scheduleTicks()
     const clients = Array.from({length: config.clients}, (_, index) => this.client(`c${index + 1}`))
     void Promise.all(clients.map((client) => client.run())).then(() => {
       workloadDone = true
       this.network.heal()
+      // A quiet spell with the network healed: heartbeats clear suspicions, hints drain.
+      this.scheduler.schedule(settleMs, () => {
+        this.ticking = false
+      })
     }, (error: unknown) => this.crashes.push({invariant: 'clients do not throw', detail: String(error)}))
     await this.drain('the workload')
     if (!workloadDone) this.fail({invariant: 'every operation ends', detail: 'the event queue ran dry while client operations were still waiting'})
     await this.idle()
     await this.repairPass()
-    this.fail(...checkRun({ring: this.ring, n: config.n, operations: this.history.operations, ledger: this.ledger, stores: this.storedEntries()}))
+    this.fail(...checkRun({ring: this.ring, n: config.n, operations: this.history.operations, ledger: this.ledger, stores: this.storedEntries(), hinted: this.hintedKeys()}))
     return {config, stats: this.stats(), traceHash: this.trace.digest()}
   }
 
@@ -198,18 +214,36 @@ class World {
       scheduler: this.scheduler,
       random: this.streams.store,
       latencyMsMax: this.config.storeLatencyMsMax,
-      onPut: (_partition, key, value) => this.ledger.observe(name, key, value),
+      onPut: (partition, key, value) => {
+        if (partition !== hintsPartition) this.ledger.observe(name, key, value)
+      },
     })
     this.stores.set(name, store)
     const node = new Node({
       config: {name, cluster: clusterName, n: this.config.n, r: this.config.r, w: this.config.w, requestTimeoutMs, valueBytesMax: 1024},
-      ring: this.ring,
-      addresses: this.config.nodes.map((member, index) => ({name: member, address: `127.0.0.1:${7001 + index}`})),
-      ports: {transport: this.network.transport(name), store: this.options.wrapStore?.(name, store) ?? store, clock: this.scheduler},
+      members: this.config.nodes.map((member, index) => ({name: member, address: `127.0.0.1:${7001 + index}`})),
+      partitionCount: this.config.partitionCount,
+      ports: {
+        transport: this.network.transport(name),
+        store: this.options.wrapStore?.(name, store) ?? store,
+        meta: new MemoryMetaStore(),
+        clock: this.scheduler,
+        random: new SeededRandom(this.streams.store.nextUint32()),
+      },
+      onError: (error) => this.crashes.push({invariant: 'nodes do not throw', detail: `${name} background work threw: ${String(error)}`}),
     })
     this.nodes.push(node)
     const handler: RequestHandler = (type, request) => node.handle(type, request)
     this.network.register(name, this.options.wrapHandler?.(name, handler) ?? handler)
+  }
+
+  /** Every node ticks (heartbeats, hint delivery) every tickIntervalMs while `ticking`. */
+  private scheduleTicks(): void {
+    this.scheduler.schedule(tickIntervalMs, () => {
+      if (!this.ticking) return
+      for (const node of this.nodes) node.tick()
+      this.scheduleTicks()
+    })
   }
 
   private client(name: string): SimClient {
@@ -268,8 +302,22 @@ class World {
     if (!done) this.fail({invariant: 'every operation ends', detail: 'the repair pass did not finish'})
   }
 
+  /** The keys each node holds hints for. */
+  private hintedKeys(): Map<string, Set<string>> {
+    return new Map(
+      [...this.stores].map(([name, store]) => [
+        name,
+        new Set(store.list().filter((entry) => entry.partition === hintsPartition).flatMap((entry) => {
+          const hint = decodeHintKey(entry.key)
+          return hint === undefined ? [] : [keyText(hint.key)]
+        })),
+      ]),
+    )
+  }
+
+  /** What each node stores of the ring's partitions (hint records are not objects). */
   private storedEntries(): Map<string, StoredEntry[]> {
-    return new Map([...this.stores].map(([name, store]) => [name, store.list()]))
+    return new Map([...this.stores].map(([name, store]) => [name, store.list().filter((entry) => entry.partition !== hintsPartition)]))
   }
 
   private fail(...violations: Violation[]): void {

@@ -5,7 +5,9 @@ import {DynError} from '../../src/core/errors.js'
 import type {MessageType, RequestOf, ResponseOf} from '../../src/core/protocol.js'
 import {createRing, type Ring} from '../../src/core/ring.js'
 import {Node, type NodeConfig} from '../../src/node/node.js'
-import type {Clock, ObjectStore, Transport} from '../../src/node/ports.js'
+import type {Clock, MetaStore, ObjectStore, Transport} from '../../src/node/ports.js'
+import {hintsPartition} from '../../src/node/hints.js'
+import {SeededRandom} from '../../src/core/random.js'
 
 export class MapStore implements ObjectStore {
   readonly data = new Map<string, Uint8Array>()
@@ -19,6 +21,42 @@ export class MapStore implements ObjectStore {
   async put(partition: number, key: Uint8Array, value: Uint8Array): Promise<void> {
     if (this.failWrites) throw new DynError('no space left on device', {code: 'DISK_FULL'})
     this.data.set(storeKey(partition, key), Uint8Array.from(value))
+  }
+
+  async delete(partition: number, key: Uint8Array): Promise<void> {
+    this.data.delete(storeKey(partition, key))
+  }
+
+  async *entries(partition: number): AsyncIterable<{key: Uint8Array; value: Uint8Array}> {
+    for (const [name, value] of [...this.data].sort()) {
+      const [p, hex] = name.split('/') as [string, string]
+      if (Number(p) === partition) yield {key: Uint8Array.from(Buffer.from(hex, 'hex')), value: Uint8Array.from(value)}
+    }
+  }
+
+  async partitions(): Promise<number[]> {
+    return [...new Set([...this.data.keys()].map((name) => Number(name.split('/')[0])))].sort((a, b) => a - b)
+  }
+
+  async drop(partition: number): Promise<void> {
+    for (const name of [...this.data.keys()]) if (name.startsWith(`${partition}/`)) this.data.delete(name)
+  }
+
+  /** Keys of the ring's partitions (hint records left out). */
+  objectCount(): number {
+    return [...this.data.keys()].filter((name) => !name.startsWith(`${hintsPartition}/`)).length
+  }
+}
+
+class MapMetaStore implements MetaStore {
+  private readonly documents = new Map<string, Uint8Array>()
+
+  async read(name: string): Promise<Uint8Array | undefined> {
+    return this.documents.get(name)
+  }
+
+  async write(name: string, bytes: Uint8Array): Promise<void> {
+    this.documents.set(name, Uint8Array.from(bytes))
   }
 }
 
@@ -37,9 +75,10 @@ export class TestCluster {
 
   constructor(options: {names: string[]; n?: number; r?: number; w?: number; partitions?: number}) {
     const n = options.n ?? 3
-    this.ring = createRing({nodes: options.names.map((name) => ({name, weight: 1})), partitionCount: options.partitions ?? 16, replicas: n})
-    const addresses = options.names.map((name, i) => ({name, address: `127.0.0.1:${7001 + i}`}))
-    for (const name of options.names) {
+    const partitionCount = options.partitions ?? 16
+    this.ring = createRing({nodes: options.names.map((name) => ({name, weight: 1})), partitionCount, replicas: n})
+    const members = options.names.map((name, i) => ({name, address: `127.0.0.1:${7001 + i}`}))
+    for (const [i, name] of options.names.entries()) {
       const config: NodeConfig = {
         name,
         cluster: 'test',
@@ -51,8 +90,15 @@ export class TestCluster {
       }
       const store = new MapStore()
       this.stores.set(name, store)
-      this.nodes.set(name, new Node({config, ring: this.ring, addresses, ports: {transport: this.transportFor(name), store, clock: this.clock}}))
+      const ports = {transport: this.transportFor(name), store, meta: new MapMetaStore(), clock: this.clock, random: new SeededRandom(i)}
+      this.nodes.set(name, new Node({config, members, partitionCount, ports, onError: (error) => this.errors.push(error)}))
     }
+  }
+
+  readonly errors: unknown[] = []
+
+  async start(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.start()))
   }
 
   node(name: string): Node {

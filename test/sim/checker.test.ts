@@ -23,11 +23,23 @@ async function firstFailure(options: Omit<SimulationOptions, 'seed'>, seedsMax: 
   throw new Error(`no failure in ${seedsMax} seeds`)
 }
 
+/** A store that forwards every call; the sabotaged variants below replace some of them. */
+function passThrough(store: ObjectStore): ObjectStore {
+  return {
+    get: (partition, key) => store.get(partition, key),
+    put: (partition, key, value) => store.put(partition, key, value),
+    delete: (partition, key) => store.delete(partition, key),
+    entries: (partition) => store.entries(partition),
+    partitions: () => store.partitions(),
+    drop: (partition) => store.drop(partition),
+  }
+}
+
 /** Last-write-wins on every node: keeps only the sibling with the highest counter, the way
  * wall-clock conflict resolution silently drops concurrent writes. */
 function lastWriteWins(_node: string, store: ObjectStore): ObjectStore {
   return {
-    get: (partition, key) => store.get(partition, key),
+    ...passThrough(store),
     put: (partition, key, value) => {
       const object = decodeObject(value)
       const newest = [...object.siblings].sort((a, b) => b.dot.counter - a.dot.counter).slice(0, 1)
@@ -72,6 +84,7 @@ describe('the checker', () => {
     // stores the incoming object as it is: concurrent siblings it held are gone.
     const overwrite = new Set<string>()
     const wrapStore = (node: string, store: ObjectStore): ObjectStore => ({
+      ...passThrough(store),
       get: (partition, key) => (overwrite.delete(`${node}/${Buffer.from(key).toString()}`) ? Promise.resolve(undefined) : store.get(partition, key)),
       put: (partition, key, value) => store.put(partition, key, value),
     })
@@ -86,6 +99,7 @@ describe('the checker', () => {
 
   it('catches a store that loses a key on every replica', async () => {
     const lossy = (_node: string, store: ObjectStore): ObjectStore => ({
+      ...passThrough(store),
       get: async (partition, key) => (Buffer.from(key).toString() === 'k0' ? undefined : store.get(partition, key)),
       put: (partition, key, value) => store.put(partition, key, value),
     })

@@ -57,6 +57,10 @@ export interface PutOptions {
   /** The client's context: the version vector of what it read. Empty for a blind write. */
   readonly context: VersionVector
   readonly write: Write
+  /** The new dot's counter, when the coordinator draws counters from a node-wide sequence
+   * (src/node/counter.ts): it must exceed VV[X] and C[X]. Without it, the rule's
+   * max(VV[X], C[X]) + 1, which is only safe when the coordinator never loses its copy. */
+  readonly counter?: number
   readonly siblingsWarn?: number
   readonly siblingsMax?: number
 }
@@ -111,8 +115,10 @@ export function applyPut(current: StoredObject | undefined, options: PutOptions)
   assert(options.coordinator.length > 0, 'a coordinator has a name')
   assert(isCanonicalVersionVector(options.context), 'a put context is a canonical version vector')
   const old = current ?? {vv: emptyVersionVector, siblings: []}
-  const counter = Math.max(counterOf(old.vv, options.coordinator), counterOf(options.context, options.coordinator)) + 1
+  const seen = Math.max(counterOf(old.vv, options.coordinator), counterOf(options.context, options.coordinator))
+  const counter = options.counter ?? seen + 1
   assert(isValidCounter(counter), 'dot counters stay safe integers')
+  assert(counter > seen, 'a new dot is newer than every dot of its coordinator the object or context has seen')
   const dot: Dot = {node: options.coordinator, counter}
   const kept = old.siblings.filter((sibling) => !covers(options.context, sibling.dot))
   const siblings = [...kept, siblingOf(dot, options.write)].sort((a, b) => compareDots(a.dot, b.dot))

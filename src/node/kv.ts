@@ -1,0 +1,474 @@
+// One node's request handling: coordinator and replica roles for get, put and delete
+// (Dynamo §4.5: "a node handling a read or write operation is known as the coordinator").
+//
+// The decisions live in the core: the preference list (core/ring.ts), the put and sync
+// rules (core/causality.ts), the quorum (core/quorum.ts). This module only moves data
+// between them and the ports, in this order for a put:
+//   1. the coordinator applies the put rule to its own copy and persists it;
+//   2. it sends the resulting object to the other replicas, which merge it by the sync
+//      rule and persist before acknowledging;
+//   3. it answers once W replicas (itself included) acknowledged, or as soon as W can no
+//      longer be reached. Nothing is acknowledged before it is persisted.
+// A get asks every replica, answers once R replied, and when the stragglers have replied
+// or timed out, sends the merged object to every replica that lacked part of it (read
+// repair, Dynamo §4.7).
+//
+// Sloppy quorum (Dynamo §4.6): the replicas asked are the preference list's targets given
+// the peers this node currently believes healthy; a fallback standing in for a suspected
+// primary receives the write with a hint naming it (hints.ts delivers it later).
+import {
+  applyPut,
+  contextOf,
+  counterOf,
+  decodeContext,
+  decodeObject,
+  emptyVersionVector,
+  encodeContext,
+  encodeObject,
+  type PutResult,
+  type StoredObject,
+  type VersionVector,
+  type Write,
+} from '../core/causality.js'
+import {DynError, assert, exitCodes} from '../core/errors.js'
+import {partitionOfKey} from '../core/hash.js'
+import {checkKey, checkValue} from '../core/limits.js'
+import {
+  BadRequestError,
+  failure,
+  type DeleteRequest,
+  type GetRequest,
+  type GetResponse,
+  type PutRequest,
+  type PutResponse,
+  type ReplicaGetRequest,
+  type ReplicaGetResponse,
+  type ReplicaPutManyRequest,
+  type ReplicaPutRequest,
+  type ReplicaPutResponse,
+  type RequestOf,
+  type ResponseOf,
+  type RingResponse,
+} from '../core/protocol.js'
+import {GetQuorum, PutQuorum, checkQuorumParameters, type GetReply, type PutReply, type ReplicaTarget} from '../core/quorum.js'
+import {preferenceList} from '../core/ring.js'
+import type {Background} from './background.js'
+import type {DotCounter} from './counter.js'
+import type {Health} from './health.js'
+import type {Hints} from './hints.js'
+import type {LocalObjects} from './objects.js'
+import type {Clock, Transport} from './ports.js'
+import type {ClusterView} from './view.js'
+
+export interface NodeConfig {
+  readonly name: string
+  readonly cluster: string
+  /** Replicas per key. */
+  readonly n: number
+  /** Default read quorum; a request may ask for another. */
+  readonly r: number
+  /** Default write quorum; a request may ask for another. */
+  readonly w: number
+  /** How long the coordinator waits for one replica (or a forwarded request) before it counts
+   * the replica as timed out. */
+  readonly requestTimeoutMs: number
+  readonly valueBytesMax: number
+}
+
+export interface KvOptions {
+  readonly config: NodeConfig
+  readonly view: ClusterView
+  readonly objects: LocalObjects
+  readonly hints: Hints
+  readonly health: Health
+  readonly background: Background
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly counter: DotCounter
+}
+
+export class ForwardOutcomeUnknownError extends DynError {
+  constructor(coordinator: string, problem: string) {
+    super(`the write was handed to coordinator ${coordinator}, which did not answer (${problem}); it may or may not have been applied`, {
+      code: 'OUTCOME_UNKNOWN',
+      exitCode: exitCodes.quorumNotMet,
+      suggestion: 'read the key to see whether the write is there before writing it again',
+    })
+  }
+}
+
+/** Transport errors that prove the request never reached the peer, so another may take it. */
+const notDeliveredCodes: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'UNKNOWN_PEER', 'IN_FLIGHT_LIMIT'])
+
+function notDelivered(error: unknown): boolean {
+  return error instanceof DynError && notDeliveredCodes.has(error.code)
+}
+
+/** A forwarded request waits for the coordinator, which itself waits up to requestTimeoutMs
+ * for its replicas (and, for a delete without context, a read before that): twice that, plus
+ * room for the hops, before the forwarder gives up. */
+function forwardTimeoutMs(requestTimeoutMs: number): number {
+  return 2 * requestTimeoutMs + forwardHopAllowanceMs
+}
+
+/** Time for the two extra hops of a forwarded request and the coordinator's own disk writes. */
+const forwardHopAllowanceMs = 500
+
+/** The key-value requests: coordinator (kv.*) and replica (replica.*) roles. */
+export class KvService {
+  private readonly config: NodeConfig
+  private readonly options: KvOptions
+
+  constructor(options: KvOptions) {
+    this.config = options.config
+    this.options = options
+  }
+
+  get name(): string {
+    return this.config.name
+  }
+
+  readonly handlers = {
+    'kv.get': (request: GetRequest) => this.coordinateGet(request),
+    'kv.put': (request: PutRequest) => this.coordinatePut(request),
+    'kv.delete': (request: DeleteRequest) => this.coordinateDelete(request),
+    'ring.get': async () => this.ringResponse(),
+    'replica.get': (request: ReplicaGetRequest) => this.replicaGet(request),
+    'replica.put': (request: ReplicaPutRequest) => this.replicaPut(request),
+    'replica.putMany': (request: ReplicaPutManyRequest) => this.replicaPutMany(request),
+  }
+
+  /** Whether this node is one of the N primaries of a partition in the current ring. */
+  replicatesPartition(partition: number): boolean {
+    return preferenceList(this.options.view.ring, {partition}, {n: this.config.n}).primaries.includes(this.name)
+  }
+
+  private ringResponse(): RingResponse {
+    const {cluster, n, r, w} = this.config
+    return {ok: true, cluster, ring: this.options.view.ring, nodes: this.options.view.addresses(), n, r, w}
+  }
+
+  // ---- coordinator ----
+
+  private async coordinateGet(request: GetRequest): Promise<GetResponse> {
+    checkKey(request.key)
+    const r = request.r ?? this.config.r
+    checkQuorumParameters({n: this.config.n, name: 'r', value: r})
+    const targets = this.replicasOf(request.key)
+    if (!this.replicates(targets) && request.forwarded !== true) return this.forward('kv.get', request, targets)
+
+    const quorum = new GetQuorum({coordinator: this.name, n: this.config.n, r, replicas: targets})
+    const partition = this.partitionOf(request.key)
+    const replies = targets.map((target) => this.askGet(target, partition, request.key, quorum))
+    await untilDecided(quorum, replies)
+    const fallbacks = new Set(targets.filter((target) => target.fallbackFor !== undefined).map((target) => target.node))
+    const stale = quorum.repairTargets().filter((node) => !fallbacks.has(node))
+    this.options.background.track(Promise.allSettled(replies).then(() => this.readRepair(quorum, targets, partition, request.key)))
+    const error = quorum.error()
+    if (error !== undefined) return quorumFailure(error, quorum.details())
+    const result = quorum.result()
+    return {
+      ok: true,
+      found: result.found,
+      siblings: result.siblings.map((sibling) => ({value: sibling.value, dot: sibling.dot})),
+      context: this.encodeContext(result.context),
+      quorum: quorum.details({readRepair: stale}),
+    }
+  }
+
+  private async coordinatePut(request: PutRequest): Promise<PutResponse> {
+    checkKey(request.key)
+    checkValue(request.value, this.config.valueBytesMax)
+    const context = this.decodeContext(request.context)
+    const targets = this.replicasOf(request.key)
+    if (!this.replicates(targets) && request.forwarded !== true) return this.forward('kv.put', request, targets)
+    return this.write(request.key, {kind: 'value', value: request.value}, context, request.w, targets)
+  }
+
+  /** A delete writes a tombstone. Without a context it first reads the key, so that the
+   * tombstone covers what a quorum of replicas holds (a blind tombstone would cover nothing
+   * and delete nothing). */
+  private async coordinateDelete(request: DeleteRequest): Promise<PutResponse> {
+    checkKey(request.key)
+    const targets = this.replicasOf(request.key)
+    if (!this.replicates(targets) && request.forwarded !== true) return this.forward('kv.delete', request, targets)
+    let context = this.decodeContext(request.context)
+    if (request.context === undefined) {
+      const read = await this.coordinateGet({key: request.key, forwarded: true})
+      if (!read.ok) return read
+      context = this.decodeContext(read.context)
+    }
+    return this.write(request.key, {kind: 'tombstone'}, context, request.w, targets)
+  }
+
+  private async write(
+    key: Uint8Array,
+    write: Write,
+    context: VersionVector,
+    wRequested: number | undefined,
+    targets: readonly ReplicaTarget[],
+  ): Promise<PutResponse> {
+    const w = wRequested ?? this.config.w
+    checkQuorumParameters({n: this.config.n, name: 'w', value: w})
+    const partition = this.partitionOf(key)
+    const quorum = new PutQuorum({coordinator: this.name, n: this.config.n, w, replicas: targets})
+    const startedMs = this.options.clock.nowMs()
+    // Step 1: the put rule on the coordinator's own copy, persisted. A refusal (sibling
+    // limit) or a failed local write ends the request here: the replicas get nothing. A
+    // coordinator that is not one of the targets (a forwarded request, its sender's view of
+    // the healthy nodes differing from this node's) applies the rule to no copy and writes
+    // nothing locally; its dot counters are node-wide (counter.ts), so that is safe.
+    const self = targets.find((target) => target.node === this.name)
+    const {put, written} = await this.applyWrite({partition, key, write, context, local: self !== undefined})
+    if (self !== undefined) {
+      if (self.fallbackFor !== undefined) await this.options.hints.record({target: self.fallbackFor, partition, key})
+      quorum.addReply({node: this.name, kind: 'ok', ms: this.options.clock.nowMs() - startedMs, ...fallbackField(self)})
+    }
+    // Step 2: the other replicas merge the new object.
+    const encoded = encodeObject(written)
+    const others = targets.filter((target) => target.node !== this.name)
+    const replies = others.map((target) => this.askPut(target, partition, key, encoded, quorum))
+    // Step 3: answer once decided.
+    await untilDecided(quorum, replies)
+    this.options.background.track(Promise.allSettled(replies))
+    const error = quorum.error()
+    if (error !== undefined) return quorumFailure(error, quorum.details())
+    return {
+      ok: true,
+      context: this.encodeContext(contextOf(written)),
+      dot: put.dot,
+      quorum: quorum.details(),
+      ...(put.warning === undefined ? {} : {warning: {code: put.warning.code, message: put.warning.message}}),
+    }
+  }
+
+  /** The put rule with a fresh dot counter, on the local copy when `local`. The counter
+   * must be newer than every counter of this node the copy or the context has seen; when
+   * a concurrent write or a crafted context got there first, draw again. */
+  private async applyWrite(options: {
+    partition: number
+    key: Uint8Array
+    write: Write
+    context: VersionVector
+    local: boolean
+  }): Promise<{put: PutResult; written: StoredObject}> {
+    const {partition, key, write, context} = options
+    let seen = counterOf(context, this.name)
+    for (let attempt = 0; attempt < counterAttemptsMax; attempt++) {
+      const counter = await this.options.counter.next(seen)
+      let put: PutResult | undefined
+      const change = (current: StoredObject | undefined): StoredObject => {
+        seen = Math.max(seen, counterOf(current?.vv ?? emptyVersionVector, this.name))
+        if (counter <= seen) throw counterOvertaken
+        put = applyPut(current, {coordinator: this.name, context, write, counter})
+        return put.object
+      }
+      try {
+        const written = options.local ? (await this.options.objects.update(partition, key, change)).after : change(undefined)
+        assert(put !== undefined && written !== undefined, 'the put rule ran')
+        return {put, written}
+      } catch (error) {
+        if (error !== counterOvertaken) throw error
+      }
+    }
+    throw new DynError(`could not draw a new dot counter for the key in ${counterAttemptsMax} attempts`, {
+      code: 'COUNTER_CONTENTION',
+      exitCode: exitCodes.error,
+      suggestion: 'retry the write',
+    })
+  }
+
+  /** Hands the request to the first replica that takes it; its response, quorum result
+   * included, goes back to the client unchanged. A replica that could not be reached is
+   * skipped. A write that reached a replica and then went unanswered is not offered to the
+   * next one: the first may have applied it, and a second coordinator would store the same
+   * value again under another dot, a sibling nobody asked for. */
+  private async forward<T extends 'kv.get' | 'kv.put' | 'kv.delete'>(
+    type: T,
+    request: RequestOf<T>,
+    targets: readonly ReplicaTarget[],
+  ): Promise<ResponseOf<T>> {
+    const problems: string[] = []
+    for (const target of targets) {
+      try {
+        const response = await this.options.transport.request(target.node, type, {...request, forwarded: true}, {
+          timeoutMs: forwardTimeoutMs(this.config.requestTimeoutMs),
+        })
+        this.options.health.heard(target.node)
+        return response
+      } catch (error) {
+        this.options.health.failed(target.node, error)
+        const message = error instanceof Error ? error.message : String(error)
+        if (type !== 'kv.get' && !notDelivered(error)) throw new ForwardOutcomeUnknownError(target.node, message)
+        problems.push(`${target.node}: ${message}`)
+      }
+    }
+    throw new DynError(`no replica of the key could coordinate the request (${problems.join('; ')})`, {
+      code: 'NO_COORDINATOR',
+      exitCode: exitCodes.quorumNotMet,
+      suggestion: 'check the nodes with `dyn cluster status` and retry',
+    })
+  }
+
+  private async askGet(target: ReplicaTarget, partition: number, key: Uint8Array, quorum: GetQuorum): Promise<void> {
+    const startedMs = this.options.clock.nowMs()
+    const base = {node: target.node, ...fallbackField(target)}
+    let reply: GetReply
+    try {
+      const bytes = target.node === this.name ? await this.options.objects.readBytes(partition, key) : await this.remoteGet(target.node, partition, key)
+      const ms = this.options.clock.nowMs() - startedMs
+      reply = bytes === undefined ? {...base, kind: 'notFound', ms} : {...base, kind: 'ok', ms, object: decodeObject(bytes)}
+    } catch (error) {
+      reply = failedReply(base, error, this.options.clock.nowMs() - startedMs)
+    }
+    quorum.addReply(reply)
+  }
+
+  private async remoteGet(peer: string, partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    const response = await this.request(peer, 'replica.get', {partition, key})
+    if (!response.ok) throw new DynError(response.error.message, {code: response.error.code})
+    return response.object
+  }
+
+  private async askPut(target: ReplicaTarget, partition: number, key: Uint8Array, object: Uint8Array, quorum: PutQuorum): Promise<void> {
+    const startedMs = this.options.clock.nowMs()
+    const base = {node: target.node, ...fallbackField(target)}
+    let reply: PutReply
+    try {
+      const hint = target.fallbackFor === undefined ? {} : {hintFor: target.fallbackFor}
+      const response = await this.request(target.node, 'replica.put', {partition, key, object, ...hint})
+      const ms = this.options.clock.nowMs() - startedMs
+      reply = response.ok ? {...base, kind: 'ok', ms} : {...base, kind: 'error', ms, message: response.error.message}
+    } catch (error) {
+      reply = failedReply(base, error, this.options.clock.nowMs() - startedMs)
+    }
+    quorum.addReply(reply)
+  }
+
+  /** A request to a peer, feeding the failure detector with the outcome. */
+  private async request<T extends 'replica.get' | 'replica.put'>(peer: string, type: T, payload: RequestOf<T>): Promise<ResponseOf<T>> {
+    try {
+      const response = await this.options.transport.request(peer, type, payload, {timeoutMs: this.config.requestTimeoutMs})
+      this.options.health.heard(peer)
+      return response
+    } catch (error) {
+      this.options.health.failed(peer, error)
+      throw error
+    }
+  }
+
+  /** Sends the merged object to every replica that answered without it. Best effort:
+   * anti-entropy catches whatever a lost repair leaves behind. */
+  private async readRepair(quorum: GetQuorum, targets: readonly ReplicaTarget[], partition: number, key: Uint8Array): Promise<void> {
+    const merged = quorum.merged()
+    if (merged === undefined) return
+    const encoded = encodeObject(merged)
+    // Fallbacks are left out: their copy is a stand-in that hint delivery carries to its
+    // primary, and repairing it would leave a copy no hint accounts for.
+    const fallbacks = new Set(targets.filter((target) => target.fallbackFor !== undefined).map((target) => target.node))
+    await Promise.allSettled(
+      quorum
+        .repairTargets()
+        .filter((node) => !fallbacks.has(node))
+        .map((node) =>
+          node === this.name ? this.options.objects.merge(partition, key, merged) : this.request(node, 'replica.put', {partition, key, object: encoded}),
+        ),
+    )
+  }
+
+  // ---- replica ----
+
+  private async replicaGet(request: ReplicaGetRequest): Promise<ReplicaGetResponse> {
+    this.checkPartition('replica.get', request.partition, request.key)
+    const object = await this.options.objects.readBytes(request.partition, request.key)
+    return object === undefined ? {ok: true} : {ok: true, object}
+  }
+
+  /** Merges a replica's copy; as a fallback (hintFor set), also records the hint before
+   * acknowledging, so the write reaches its primary even if this node restarts. */
+  private async replicaPut(request: ReplicaPutRequest): Promise<ReplicaPutResponse> {
+    this.checkPartition('replica.put', request.partition, request.key)
+    await this.options.objects.merge(request.partition, request.key, decodeObject(request.object))
+    if (request.hintFor !== undefined && request.hintFor !== this.name) {
+      await this.options.hints.record({target: request.hintFor, partition: request.partition, key: request.key})
+    }
+    return {ok: true}
+  }
+
+  private async replicaPutMany(request: ReplicaPutManyRequest): Promise<ReplicaPutResponse> {
+    for (const key of request.keys) this.checkPartition('replica.putMany', request.partition, key)
+    const objects = request.objects.map((bytes) => decodeObject(bytes))
+    await Promise.all(request.keys.map((key, i) => this.options.objects.merge(request.partition, key, objects[i]!)))
+    return {ok: true}
+  }
+
+  // ---- helpers ----
+
+  private replicasOf(key: Uint8Array): readonly ReplicaTarget[] {
+    return preferenceList(this.options.view.ring, {key}, {n: this.config.n, healthy: this.options.health.predicate()}).targets
+  }
+
+  private replicates(targets: readonly ReplicaTarget[]): boolean {
+    return targets.some((target) => target.node === this.name)
+  }
+
+  private partitionOf(key: Uint8Array): number {
+    return partitionOfKey(key, this.options.view.ring.partitionCount)
+  }
+
+  private checkPartition(type: string, partition: number, key: Uint8Array): void {
+    checkKey(key)
+    if (partition !== this.partitionOf(key)) {
+      throw new BadRequestError(type, `key hashes to partition ${this.partitionOf(key)}, not ${partition}`)
+    }
+  }
+
+  private decodeContext(token: string | undefined): VersionVector {
+    return token === undefined ? emptyVersionVector : decodeContext(token, {cluster: this.config.cluster})
+  }
+
+  private encodeContext(vv: VersionVector): string {
+    return encodeContext(vv, {cluster: this.config.cluster})
+  }
+
+}
+
+/** Draws of a dot counter per write before giving up: each retry means another write of
+ * this node to the key drew in between, which a hot key can do a few times, not forever. */
+const counterAttemptsMax = 5
+
+/** Thrown inside the put rule's update to draw a newer counter; never leaves applyWrite. */
+const counterOvertaken = new Error('dot counter overtaken')
+
+function fallbackField(target: ReplicaTarget): {fallbackFor?: string} {
+  return target.fallbackFor === undefined ? {} : {fallbackFor: target.fallbackFor}
+}
+
+function failedReply(
+  base: {node: string; fallbackFor?: string},
+  error: unknown,
+  ms: number,
+): {node: string; fallbackFor?: string; kind: 'timeout'; ms: number} | {node: string; fallbackFor?: string; kind: 'error'; ms: number; message: string} {
+  if (error instanceof DynError && error.code === 'TIMEOUT') return {...base, kind: 'timeout', ms}
+  return {...base, kind: 'error', ms, message: error instanceof Error ? error.message : String(error)}
+}
+
+/** Waits until the quorum is decided; every reply promise adds its reply and never rejects. */
+async function untilDecided(quorum: GetQuorum | PutQuorum, replies: readonly Promise<void>[]): Promise<void> {
+  if (quorum.isDone()) return
+  await new Promise<void>((resolve) => {
+    let settled = 0
+    for (const reply of replies) {
+      void reply.then(() => {
+        settled++
+        if (quorum.isDone() || settled === replies.length) resolve()
+      })
+    }
+    if (replies.length === 0) resolve()
+  })
+}
+
+function quorumFailure(error: DynError, quorum: ReturnType<GetQuorum['details']> | ReturnType<PutQuorum['details']>): {ok: false; error: ReturnType<typeof failure>['error']} {
+  const wire = failure(error).error
+  return {ok: false, error: {...wire, quorum}}
+}

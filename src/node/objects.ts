@@ -1,0 +1,171 @@
+// The node's own copies of objects: reads and read-modify-write cycles on the ObjectStore,
+// serialised per key, with a tictac Merkle tree per partition kept up to date on every
+// write (core/merkle.ts, DESIGN §5: "updated in O(1) per write, no rebuild"). Everything
+// that changes a local copy (coordinator writes, replica merges, read repair, hint and
+// ownership handoff, anti-entropy) goes through here, so the trees never miss a write.
+//
+// A key's version digest is the MD5 of its stored bytes: the encoding is canonical
+// (causality/codec.ts), so equal objects have equal digests on every node.
+import {Buffer} from 'node:buffer'
+import {createHash} from 'node:crypto'
+import {decodeObject, encodeObject, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
+import {MerkleTree, merkleSegmentsDefault} from '../core/merkle.js'
+import {KeyedLock} from './keyed-lock.js'
+import type {ObjectStore} from './ports.js'
+
+interface IndexEntry {
+  readonly digest: Uint8Array
+  readonly segment: number
+}
+
+export interface PartitionIndex {
+  readonly tree: MerkleTree
+  /** Version digest and tree segment of every key in the partition, by key as a latin1 string. */
+  readonly keys: Map<string, IndexEntry>
+}
+
+export function digestOf(encoded: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('md5').update(encoded).digest())
+}
+
+export function keyName(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
+}
+
+export function keyFromName(name: string): Uint8Array {
+  return new Uint8Array(Buffer.from(name, 'latin1'))
+}
+
+export interface UpdateResult {
+  readonly before: StoredObject | undefined
+  readonly after: StoredObject | undefined
+  readonly changed: boolean
+}
+
+export class LocalObjects {
+  private readonly store: ObjectStore
+  private readonly segments: number
+  private readonly locks = new KeyedLock()
+  private readonly indexes = new Map<number, PartitionIndex>()
+
+  constructor(store: ObjectStore, options: {segments?: number} = {}) {
+    this.store = store
+    this.segments = options.segments ?? merkleSegmentsDefault
+  }
+
+  /** Builds the trees of the given partitions from what the store holds. Call before
+   * serving: a write during the scan would be missed. */
+  async load(partitions: readonly number[]): Promise<void> {
+    for (const partition of partitions) {
+      const index = this.createIndex(partition)
+      for await (const {key, value} of this.store.entries(partition)) this.indexKey(index, key, digestOf(value))
+    }
+  }
+
+  async read(partition: number, key: Uint8Array): Promise<StoredObject | undefined> {
+    const bytes = await this.store.get(partition, key)
+    return bytes === undefined ? undefined : decodeObject(bytes)
+  }
+
+  readBytes(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.store.get(partition, key)
+  }
+
+  /**
+   * Runs `change` on the current copy under the key's lock. When it returns an object that
+   * differs from the current one, that object is persisted and indexed before this resolves.
+   * `change` may throw to refuse (nothing is written then).
+   */
+  async update(partition: number, key: Uint8Array, change: (current: StoredObject | undefined) => StoredObject): Promise<UpdateResult> {
+    return this.locks.run(lockName(partition, key), async () => {
+      const before = await this.read(partition, key)
+      const after = change(before)
+      if (before !== undefined && objectsEqual(before, after)) return {before, after: before, changed: false}
+      const encoded = encodeObject(after)
+      await this.store.put(partition, key, encoded)
+      this.indexKey(this.index(partition), key, digestOf(encoded))
+      return {before, after, changed: true}
+    })
+  }
+
+  /** The sync rule on the local copy (DESIGN §3). */
+  merge(partition: number, key: Uint8Array, incoming: StoredObject): Promise<UpdateResult> {
+    return this.update(partition, key, (current) => (current === undefined ? incoming : syncObjects(current, incoming)))
+  }
+
+  /** Runs `task` under the key's lock with the current stored bytes and a way to delete
+   * the copy, for decisions that must not interleave with writes to the key. */
+  async exclusive<T>(partition: number, key: Uint8Array, task: (current: Uint8Array | undefined, remove: () => Promise<void>) => Promise<T>): Promise<T> {
+    return this.locks.run(lockName(partition, key), async () => {
+      const current = await this.store.get(partition, key)
+      return task(current, async () => {
+        await this.store.delete(partition, key)
+        this.unindexKey(this.index(partition), key)
+      })
+    })
+  }
+
+  /** The partition's tree (empty when the node holds nothing of it). */
+  tree(partition: number): MerkleTree {
+    return this.index(partition).tree
+  }
+
+  /** Keys of the given segments with their version digests. */
+  keysIn(partition: number, segments: readonly number[]): Array<[Uint8Array, Uint8Array]> {
+    const wanted = new Set(segments)
+    const index = this.index(partition)
+    const found: Array<[Uint8Array, Uint8Array]> = []
+    for (const [name, entry] of index.keys) {
+      if (wanted.has(entry.segment)) found.push([keyFromName(name), entry.digest])
+    }
+    return found
+  }
+
+  /** Keys the node holds in a partition. */
+  keyCount(partition: number): number {
+    return this.indexes.get(partition)?.keys.size ?? 0
+  }
+
+  /** Partitions the node holds keys of. */
+  partitions(): number[] {
+    return [...this.indexes.entries()].filter(([, index]) => index.keys.size > 0).map(([partition]) => partition).sort((a, b) => a - b)
+  }
+
+  async *entries(partition: number): AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}> {
+    yield* this.store.entries(partition)
+  }
+
+  async drop(partition: number): Promise<void> {
+    await this.store.drop(partition)
+    this.indexes.delete(partition)
+  }
+
+  private index(partition: number): PartitionIndex {
+    return this.indexes.get(partition) ?? this.createIndex(partition)
+  }
+
+  private createIndex(partition: number): PartitionIndex {
+    const index: PartitionIndex = {tree: new MerkleTree({segments: this.segments}), keys: new Map()}
+    this.indexes.set(partition, index)
+    return index
+  }
+
+  private indexKey(index: PartitionIndex, key: Uint8Array, digest: Uint8Array): void {
+    const name = keyName(key)
+    const old = index.keys.get(name)
+    index.tree.update(key, old?.digest, digest)
+    index.keys.set(name, {digest, segment: old?.segment ?? index.tree.segmentOf(key)})
+  }
+
+  private unindexKey(index: PartitionIndex, key: Uint8Array): void {
+    const name = keyName(key)
+    const old = index.keys.get(name)
+    if (old === undefined) return
+    index.tree.update(key, old.digest, undefined)
+    index.keys.delete(name)
+  }
+}
+
+function lockName(partition: number, key: Uint8Array): string {
+  return `${partition}:${keyName(key)}`
+}
