@@ -67,6 +67,7 @@ function storeKey(partition: number, key: Uint8Array): string {
 export class TestCluster {
   readonly nodes = new Map<string, Node>()
   readonly stores = new Map<string, MapStore>()
+  readonly metas = new Map<string, MetaStore>()
   readonly down = new Set<string>()
   readonly slow = new Set<string>()
   readonly ring: Ring
@@ -74,6 +75,7 @@ export class TestCluster {
   readonly clock: Clock = {nowMs: () => this.timeMs++}
 
   constructor(options: {names: string[]; n?: number; r?: number; w?: number; partitions?: number}) {
+    this.options = options
     const n = options.n ?? 3
     const partitionCount = options.partitions ?? 16
     this.ring = createRing({nodes: options.names.map((name) => ({name, weight: 1})), partitionCount, replicas: n})
@@ -90,12 +92,32 @@ export class TestCluster {
       }
       const store = new MapStore()
       this.stores.set(name, store)
-      const ports = {transport: this.transportFor(name), store, meta: new MapMetaStore(), clock: this.clock, random: new SeededRandom(i)}
+      const meta = new MapMetaStore()
+      this.metas.set(name, meta)
+      const ports = {transport: this.transportFor(name), store, meta, clock: this.clock, random: new SeededRandom(i)}
       this.nodes.set(name, new Node({config, members, partitionCount, ports, onError: (error) => this.errors.push(error)}))
     }
   }
 
   readonly errors: unknown[] = []
+  /** Runs before a request is handed to its peer (tests interleave work there). */
+  beforeDeliver: ((peer: string, type: string) => Promise<void>) | undefined = undefined
+  private readonly options: {names: string[]; n?: number; r?: number; w?: number; partitions?: number}
+
+  /** Replaces a node's object by a new one on the same store, as a process restart does. */
+  restart(name: string): Node {
+    const old = this.node(name)
+    const i = this.options.names.indexOf(name)
+    const node = new Node({
+      config: old.config,
+      members: this.options.names.map((member, index) => ({name: member, address: `127.0.0.1:${7001 + index}`})),
+      partitionCount: this.ring.partitionCount,
+      ports: {transport: this.transportFor(name), store: this.stores.get(name)!, meta: this.metas.get(name)!, clock: this.clock, random: new SeededRandom(i)},
+      onError: (error) => this.errors.push(error),
+    })
+    this.nodes.set(name, node)
+    return node
+  }
 
   async start(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((node) => node.start()))
@@ -115,6 +137,7 @@ export class TestCluster {
     return {
       request: async <T extends MessageType>(peer: string, type: T, payload: RequestOf<T>): Promise<ResponseOf<T>> => {
         await Promise.resolve()
+        await this.beforeDeliver?.(peer, type)
         if (this.down.has(peer) || this.down.has(from)) throw new DynError(`cannot reach ${peer}`, {code: 'CONNECT_FAILED'})
         if (this.slow.has(peer)) throw new DynError(`${peer} did not answer in time`, {code: 'TIMEOUT'})
         return this.node(peer).handle(type, payload)
