@@ -5,11 +5,13 @@
 //   --nodes K      cluster size (default: the seed picks 3..5)
 //   --ops COUNT    operations per client (default 25)
 //   --verbose      print the event trace and each run's statistics
-// Exits 1 on the first failure, printing the seed, the broken invariant and the replay command.
+//   --keep-going   go on after a failure (one summary line per failing seed)
+// Exits 1 on the first failure (or, with --keep-going, after the last seed if any failed),
+// printing the seed, the broken invariant and the replay command.
 import {parseArgs} from 'node:util'
 import {describeStats, runSimulation, SimulationFailure, type SimulationOptions} from '../src/sim/index.js'
 
-const usage = 'usage: npm run sim -- [--seed S | --seeds COUNT [--start S]] [--nodes K] [--ops COUNT] [--verbose]'
+const usage = 'usage: npm run sim -- [--seed S | --seeds COUNT [--start S]] [--nodes K] [--ops COUNT] [--verbose] [--keep-going]'
 
 function whole(name: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
         nodes: {type: 'string'},
         ops: {type: 'string'},
         verbose: {type: 'boolean', default: false},
+        'keep-going': {type: 'boolean', default: false},
       },
       strict: true,
     })
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
   const ops = whole('ops', values.ops, 0, 100_000)
   const verbose = values.verbose
   const startedMs = performance.now()
+  const failed: number[] = []
   for (let index = 0; index < (seed === undefined ? count : 1); index++) {
     const options: SimulationOptions = {
       seed: (start + index) % (seedMax + 1),
@@ -59,6 +63,11 @@ async function main(): Promise<void> {
       const result = await runSimulation(options)
       if (verbose || seed !== undefined) console.log(`seed ${options.seed} ok: ${describeStats(result.stats)} trace ${result.traceHash.slice(0, 16)}`)
     } catch (error) {
+      if (values['keep-going'] && error instanceof SimulationFailure) {
+        failed.push(options.seed)
+        console.error(`FAIL seed ${options.seed}: ${error.violation.invariant}${error.violation.key === undefined ? '' : ` key ${error.violation.key}`}: ${error.violation.detail.slice(0, 300)}`)
+        continue
+      }
       if (!(error instanceof SimulationFailure)) console.error(`seed ${options.seed}: the simulator itself failed`)
       console.error(error instanceof Error ? (error instanceof SimulationFailure ? error.message : error.stack) : String(error))
       process.exit(1)
@@ -66,7 +75,9 @@ async function main(): Promise<void> {
   }
   if (seed === undefined) {
     const seconds = (performance.now() - startedMs) / 1000
-    console.log(`${count} seeds from ${start} passed in ${seconds.toFixed(1)} s`)
+    const passed = count - failed.length
+    console.log(`${passed} of ${count} seeds from ${start} passed in ${seconds.toFixed(1)} s${failed.length === 0 ? '' : `; failed: ${failed.join(' ')}`}`)
+    if (failed.length > 0) process.exit(1)
   }
 }
 

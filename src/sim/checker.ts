@@ -10,12 +10,20 @@
 //     quorum failed or timed out may have been applied) was applied (the ledger shows a dot
 //     it created) and B's context covered d. For a delete sent without a context, whose node
 //     reads first, B's context is unknown; the object B's coordinator persisted must then
-//     cover d and lack it.
+//     cover d and lack it, or
+//   - (the one loss `sync none`/`interval` allows) no store knows d any more (holds it or
+//     covers it with its copy's version vector), and the last store that knew it forgot it
+//     in a crash that returned the store to its last sync (see ledger.ts).
 // Also: a context returned to a client names only dots that were created; every dot was created by exactly one write operation, with one content; an
 // acknowledged write's dot was created by that write; an acknowledged get returned only
 // (dot, value) pairs some put created for that key; every stored value decodes and keeps the
 // object invariants; only a key's replicas, or a fallback holding a hint for it, store it; after the repair pass every replica of
 // a key holds U(k); no node answered with an error a correct cluster never gives.
+//
+// Convergence of the trees (checkTrees): after the faults healed and the cluster settled,
+// every primary replica of a partition has the same Merkle tree root, and every node's
+// incrementally kept tree is the one its store's contents give.
+import {Buffer} from 'node:buffer'
 import {
   assertObjectInvariants,
   covers,
@@ -26,7 +34,9 @@ import {
   type Dot,
   type StoredObject,
 } from '../core/causality.js'
+import {MerkleTree} from '../core/merkle.js'
 import {preferenceList, type Ring} from '../core/ring.js'
+import {digestOf} from '../node/objects.js'
 import {formatDot, keyText, valueText, type DotLedger, type OperationRecord} from './ledger.js'
 import type {StoredEntry} from './memory-store.js'
 
@@ -48,6 +58,9 @@ export interface CheckInput {
   readonly stores: ReadonlyMap<string, readonly StoredEntry[]>
   /** Keys (as keyText) each node holds a hint for: a fallback may store those (sloppy quorum). */
   readonly hinted?: ReadonlyMap<string, ReadonlySet<string>>
+  /** Hears of each acknowledged write whose loss the checker excused: its last copy
+   * disappeared in a crash of an unsynced store. */
+  readonly onLostInCrash?: (operation: OperationRecord) => void
 }
 
 /** Error codes a correct cluster may answer with under message loss. */
@@ -168,14 +181,20 @@ function checkWrite(input: CheckInput, write: OperationRecord, union: StoredObje
     return
   }
   const superseder = union !== undefined && covers(union.vv, dot) ? supersedingWrite(input, write, dot) : undefined
+  if (superseder === undefined && input.ledger.vanished(write.key, dot)?.cause === 'crash') {
+    input.onLostInCrash?.(write)
+    return
+  }
   if (superseder === undefined) {
+    const vanished = input.ledger.vanished(write.key, dot)
+    const how = vanished === undefined ? '' : `; no store knows it since a ${vanished.cause} on ${vanished.node} at ${vanished.atMs} ms`
     violations.push({
       invariant: 'no acknowledged write lost',
       key: write.key,
       operation: write.id,
       detail:
         `${describe} (context ${write.context === undefined ? 'none' : `[${formatVersionVector(write.context)}]`}), ` +
-        `but the replicas' union ${describeObject(union)} lacks it and no applied write's context covered it`,
+        `but the replicas' union ${describeObject(union)} lacks it and no applied write's context covered it${how}`,
     })
   }
 }
@@ -219,6 +238,44 @@ function checkConvergence(
       }
     }
   }
+}
+
+/** The tree root a node keeps for a partition. */
+export type TreeRoots = (node: string, partition: number) => Uint8Array
+
+export interface TreeCheckInput {
+  readonly ring: Ring
+  readonly n: number
+  readonly roots: TreeRoots
+  /** Every node's stored values (of the ring's partitions). */
+  readonly stores: ReadonlyMap<string, readonly StoredEntry[]>
+}
+
+/** Equal trees on the primaries of every partition; each node's tree matches its store. */
+export function checkTrees(input: TreeCheckInput): Violation[] {
+  const violations: Violation[] = []
+  for (const [node, entries] of input.stores) {
+    const byPartition = new Map<number, Array<readonly [Uint8Array, Uint8Array]>>()
+    for (const entry of entries) byPartition.set(entry.partition, [...(byPartition.get(entry.partition) ?? []), [entry.key, digestOf(entry.value)]])
+    for (let partition = 0; partition < input.ring.partitionCount; partition++) {
+      const expected = MerkleTree.fromEntries(byPartition.get(partition) ?? []).root()
+      if (hex(expected) !== hex(input.roots(node, partition))) {
+        violations.push({invariant: "a node's tree matches its store", detail: `${node}'s tree of partition ${partition} has root ${hex(input.roots(node, partition))}, its store gives ${hex(expected)}`})
+      }
+    }
+  }
+  for (let partition = 0; partition < input.ring.partitionCount; partition++) {
+    const primaries = preferenceList(input.ring, {partition}, {n: input.n}).primaries
+    const roots = primaries.map((node) => `${node} ${hex(input.roots(node, partition)).slice(0, 12)}`)
+    if (new Set(roots.map((root) => root.split(' ')[1])).size > 1) {
+      violations.push({invariant: 'replica trees converge', detail: `partition ${partition}: roots ${roots.join(', ')}`})
+    }
+  }
+  return violations
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex')
 }
 
 export function describeObject(object: StoredObject | undefined): string {

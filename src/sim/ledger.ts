@@ -5,9 +5,17 @@
 // put rule, inside the request of the client operation that the simulated network carried
 // along (AsyncLocalStorage). That is how the checker learns whether a write whose outcome the
 // client never learned (quorum not met, timeout) was applied anyway.
+//
+// The ledger also follows which stores know each dot: hold it as a sibling or cover it with
+// their copy's version vector (a replica that replaced the sibling by a newer write still
+// knows it). A store may drop a sibling only for an object whose version vector covers it
+// (the put and sync rules never do otherwise: checked on every put). When the last store
+// that knew a dot stops knowing it, the ledger remembers how: a deletion, or a crash that
+// returned an unsynced store to its last sync. The checker excuses a lost acknowledged
+// write only in the last case (see checker.ts and docs/simulation.md).
 import type {AsyncLocalStorage} from 'node:async_hooks'
 import {Buffer} from 'node:buffer'
-import {decodeObject, formatVersionVector, type Dot, type StoredObject, type VersionVector} from '../core/causality.js'
+import {covers, decodeObject, formatVersionVector, type Dot, type StoredObject, type VersionVector} from '../core/causality.js'
 import type {Trace} from './trace.js'
 
 export type OperationKind = 'get' | 'put' | 'delete'
@@ -63,9 +71,22 @@ export interface LedgerProblem {
   readonly detail: string
 }
 
+/** How the last knowledge of a dot disappeared from every store. */
+export interface Vanished {
+  readonly cause: 'delete' | 'crash'
+  readonly node: string
+  readonly atMs: number
+}
+
 export class DotLedger {
   private readonly records = new Map<string, DotRecord>()
   private readonly byOperation = new Map<number, DotRecord[]>()
+  /** Every dot created per key. */
+  private readonly dotsByKey = new Map<string, Dot[]>()
+  /** Per key, per node: the copy that node's store holds now (synced or not). */
+  private readonly held = new Map<string, Map<string, StoredObject>>()
+  /** Dots no store knows any more, by recordKey, with how the last knowledge went. */
+  private readonly vanishedDots = new Map<string, Vanished>()
   readonly problems: LedgerProblem[] = []
 
   constructor(
@@ -99,8 +120,70 @@ export class DotLedger {
       const operation = this.operations.getStore()
       const record: DotRecord = {key, dot: sibling.dot, kind: sibling.kind, ...(value === undefined ? {} : {value}), operation, node, object}
       this.records.set(recordKey(key, sibling.dot), record)
+      this.dotsByKey.set(key, [...(this.dotsByKey.get(key) ?? []), sibling.dot])
       if (operation !== undefined) this.byOperation.set(operation, [...(this.byOperation.get(operation) ?? []), record])
       this.trace.record(`ledger ${node} key=${key} op${operation ?? '?'} created ${formatDot(sibling.dot)} ${describe(sibling.kind, value)} vv [${formatVersionVector(object.vv)}]`)
+    }
+    this.hold(node, key, object)
+  }
+
+  /** A store deleted its copy of a key. */
+  observeDelete(node: string, keyBytes: Uint8Array): void {
+    this.replaceHeld(node, keyText(keyBytes), undefined, 'delete')
+  }
+
+  /** A node crashed: its store went back from `before` to `after` (its last sync). */
+  observeCrash(node: string, before: readonly {key: Uint8Array}[], after: readonly {key: Uint8Array; value: Uint8Array}[]): void {
+    const survivors = new Map(after.map((entry) => [keyText(entry.key), entry.value]))
+    const keys = new Set([...before.map((entry) => keyText(entry.key)), ...survivors.keys()])
+    for (const key of keys) {
+      const bytes = survivors.get(key)
+      this.replaceHeld(node, key, bytes === undefined ? undefined : decodeObject(bytes), 'crash')
+    }
+  }
+
+  /** How the last knowledge of a dot disappeared, when no store has held it since. A dot
+   * lost in a crash stays lost (see replaceHeld) until a store holds it again. */
+  vanished(key: string, dot: Dot): Vanished | undefined {
+    return this.vanishedDots.get(recordKey(key, dot))
+  }
+
+  /** Dots no store knows any more because of a crash (acknowledged or not). */
+  lostInCrashes(): number {
+    return [...this.vanishedDots.values()].filter((vanished) => vanished.cause === 'crash').length
+  }
+
+  /** A put replaced the node's copy: a sibling may go only when the new object covers it. */
+  private hold(node: string, key: string, object: StoredObject): void {
+    this.trace.record(`store ${node} key=${key} vv [${formatVersionVector(object.vv)}] siblings [${object.siblings.map((sibling) => formatDot(sibling.dot)).join(', ')}]`)
+    const previous = this.held.get(key)?.get(node)
+    for (const sibling of previous?.siblings ?? []) {
+      if (covers(object.vv, sibling.dot)) continue
+      this.problems.push({
+        invariant: 'a replica drops only covered siblings',
+        key,
+        detail: `${node} replaced its copy holding ${formatDot(sibling.dot)} by one with vv [${formatVersionVector(object.vv)}], which does not cover it`,
+      })
+    }
+    this.replaceHeld(node, key, object, 'delete')
+  }
+
+  private replaceHeld(node: string, key: string, object: StoredObject | undefined, cause: Vanished['cause']): void {
+    const byNode = this.held.get(key) ?? new Map<string, StoredObject>()
+    this.held.set(key, byNode)
+    const previous = byNode.get(node)
+    if (object === undefined) byNode.delete(node)
+    else byNode.set(node, object)
+    for (const dot of this.dotsByKey.get(key) ?? []) {
+      // Only a copy of the sibling itself brings a dot back: a version vector that covers a
+      // dot lost in a crash (a coordinator's counter of the key moved past it) restores nothing.
+      if (object?.siblings.some((sibling) => sameDot(sibling.dot, dot)) === true) this.vanishedDots.delete(recordKey(key, dot))
+      if (object !== undefined && covers(object.vv, dot)) continue
+      if (previous === undefined || !covers(previous.vv, dot)) continue
+      if ([...byNode.values()].some((other) => covers(other.vv, dot))) continue
+      if (this.vanishedDots.get(recordKey(key, dot))?.cause === 'crash') continue
+      this.vanishedDots.set(recordKey(key, dot), {cause, node, atMs: this.trace.nowMs()})
+      this.trace.record(`ledger key=${key} ${formatDot(dot)}: no store knows it any more (${cause} on ${node})`)
     }
   }
 
@@ -133,6 +216,10 @@ export function formatDot(dot: Dot): string {
 
 function describe(kind: 'value' | 'tombstone', value: string | undefined): string {
   return kind === 'tombstone' ? 'tombstone' : `value=${value ?? ''}`
+}
+
+function sameDot(a: Dot, b: Dot): boolean {
+  return a.node === b.node && a.counter === b.counter
 }
 
 function recordKey(key: string, dot: Dot): string {

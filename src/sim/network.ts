@@ -4,6 +4,13 @@
 // travel as MessagePack bytes encoded the way the wire protocol encodes them, and every
 // request is checked with parseRequest as the daemon does, so nodes never share a mutable
 // object and a payload that would not survive the wire fails here too.
+//
+// Crashes and partitions (Jepsen's nemeses): an endpoint goes down with its node and comes
+// back as a new incarnation. A request to a down endpoint is refused (CONNECT_FAILED, as a
+// host refuses a connection to a dead process); whatever was in flight to an incarnation
+// is lost with it, and a dead incarnation's own requests never settle, so the discarded
+// node never acts again. A partition splits the endpoints into two sides; every leg that
+// would cross it, in either direction, is dropped, at sending and at arrival.
 import type {AsyncLocalStorage} from 'node:async_hooks'
 import {Buffer} from 'node:buffer'
 import {DynError, assert} from '../core/errors.js'
@@ -40,6 +47,11 @@ export interface NetworkStats {
   requests: number
   delivered: number
   dropped: number
+  /** Legs dropped because they would cross a partition. */
+  partitioned: number
+  /** Legs lost because their endpoint crashed, and requests refused by a down endpoint. */
+  lostToCrashes: number
+  refused: number
   duplicated: number
   delayedLong: number
   timeouts: number
@@ -67,6 +79,15 @@ export class SimUnknownPeerError extends DynError {
   }
 }
 
+export class SimConnectFailedError extends DynError {
+  constructor(peer: string) {
+    super(`cannot connect to ${peer}: the node is down`, {
+      code: 'CONNECT_FAILED',
+      suggestion: 'start the node again',
+    })
+  }
+}
+
 export interface SimNetworkOptions {
   readonly scheduler: Scheduler
   readonly random: Random
@@ -82,7 +103,9 @@ export interface SimNetworkOptions {
 interface Exchange {
   readonly id: number
   readonly from: string
+  readonly fromIncarnation: number
   readonly peer: string
+  readonly peerIncarnation: number
   readonly type: MessageType
   readonly timeoutMs: number
   readonly operation: number | undefined
@@ -92,8 +115,23 @@ interface Exchange {
 }
 
 export class SimNetwork {
-  readonly stats: NetworkStats = {requests: 0, delivered: 0, dropped: 0, duplicated: 0, delayedLong: 0, timeouts: 0, lateRepliesIgnored: 0}
+  readonly stats: NetworkStats = {
+    requests: 0,
+    delivered: 0,
+    dropped: 0,
+    partitioned: 0,
+    lostToCrashes: 0,
+    refused: 0,
+    duplicated: 0,
+    delayedLong: 0,
+    timeouts: 0,
+    lateRepliesIgnored: 0,
+  }
   private readonly handlers = new Map<string, RequestHandler>()
+  /** Incarnation of every endpoint ever registered; bumped when it goes down. */
+  private readonly incarnations = new Map<string, number>()
+  /** One side of the current partition (the rest is the other side), if any. */
+  private side: ReadonlySet<string> | undefined
   private faults: NetworkFaults
   private messageId = 0
 
@@ -101,32 +139,85 @@ export class SimNetwork {
     this.faults = options.faults
   }
 
+  /** Serves `name` (a new incarnation of it, after a crash) with `handler`. */
   register(name: string, handler: RequestHandler): void {
-    assert(!this.handlers.has(name), `endpoint ${name} is registered once`)
+    assert(!this.handlers.has(name), `endpoint ${name} is up once`)
     this.handlers.set(name, handler)
+    this.incarnations.set(name, this.incarnation(name))
   }
 
-  /** From now on no message is lost, duplicated or held beyond its timeout. */
+  /** The endpoint crashed: everything in flight to or from this incarnation is lost. */
+  down(name: string): void {
+    assert(this.handlers.delete(name), `endpoint ${name} is up before it goes down`)
+    this.incarnations.set(name, this.incarnation(name) + 1)
+    this.options.trace.record(`${name} down`)
+  }
+
+  isUp(name: string): boolean {
+    return this.handlers.has(name)
+  }
+
+  /** Splits the network: endpoints in `side` and the others stop hearing each other. */
+  partition(side: readonly string[]): void {
+    this.side = new Set(side)
+    this.options.trace.record(`network partitioned: {${[...side].join(',')}} | the rest`)
+  }
+
+  healPartition(): void {
+    if (this.side === undefined) return
+    this.side = undefined
+    this.options.trace.record('partition healed')
+  }
+
+  get partitioned(): boolean {
+    return this.side !== undefined
+  }
+
+  /** From now on no message is lost, duplicated or held beyond its timeout, and no partition holds. */
   heal(): void {
     this.faults = {...this.faults, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0}
+    this.healPartition()
     this.options.trace.record('network healed: no more faults')
   }
 
-  /** The Transport port of one endpoint. */
+  /** The Transport port of one endpoint: of its current incarnation, for a node. */
   transport(from: string): Transport {
+    const incarnation = this.incarnation(from)
     return {
       request: <T extends MessageType>(peer: string, type: T, payload: RequestOf<T>, options: RequestOptions) =>
-        this.request(from, peer, type, payload, options.timeoutMs),
+        this.request({from, incarnation}, peer, type, payload, options.timeoutMs),
     }
   }
 
-  private request<T extends MessageType>(from: string, peer: string, type: T, payload: RequestOf<T>, timeoutMs: number): Promise<ResponseOf<T>> {
-    const handler = this.handlers.get(peer)
-    if (handler === undefined) return Promise.reject(new SimUnknownPeerError(peer))
+  private incarnation(name: string): number {
+    return this.incarnations.get(name) ?? 0
+  }
+
+  private alive(name: string, incarnation: number): boolean {
+    return this.incarnation(name) === incarnation
+  }
+
+  private crossesPartition(a: string, b: string): boolean {
+    return this.side !== undefined && this.side.has(a) !== this.side.has(b)
+  }
+
+  private request<T extends MessageType>(
+    sender: {from: string; incarnation: number},
+    peer: string,
+    type: T,
+    payload: RequestOf<T>,
+    timeoutMs: number,
+  ): Promise<ResponseOf<T>> {
+    const {from} = sender
+    // A dead incarnation sends nothing and hears nothing: its node was discarded.
+    if (!this.alive(from, sender.incarnation)) return new Promise<ResponseOf<T>>(() => undefined)
+    if (!this.incarnations.has(peer)) return Promise.reject(new SimUnknownPeerError(peer))
     const exchange: Exchange = {
       id: ++this.messageId,
       from,
+      fromIncarnation: sender.incarnation,
       peer,
+      peerIncarnation: this.incarnation(peer),
       type,
       timeoutMs,
       operation: this.options.operations.getStore(),
@@ -137,13 +228,14 @@ export class SimNetwork {
     const bytes = pack(type, payload)
     return new Promise<ResponseOf<T>>((resolve, reject) => {
       const timer = this.options.scheduler.schedule(timeoutMs, () => {
-        if (exchange.answered) return
+        if (exchange.answered || !this.alive(from, exchange.fromIncarnation)) return
         exchange.answered = true
         this.stats.timeouts++
         this.log(exchange, 'timeout')
         reject(new SimTimeoutError(peer, type, timeoutMs))
       })
       const answer = (response: Uint8Array): void => {
+        if (!this.alive(from, exchange.fromIncarnation) || this.lostAtArrival(exchange, 'reply')) return
         if (exchange.answered) {
           this.stats.lateRepliesIgnored++
           this.log(exchange, 'reply ignored (late or duplicate)')
@@ -154,18 +246,52 @@ export class SimNetwork {
         this.log(exchange, 'reply')
         resolve(unpack(response) as ResponseOf<T>)
       }
+      if (!this.isUp(peer)) {
+        this.refuse(exchange, reject)
+        return
+      }
       const copies = this.chance(this.faults.duplicateProbability) ? 2 : 1
       if (copies === 2) {
         this.stats.duplicated++
         this.log(exchange, 'duplicated')
       }
       for (let copy = 0; copy < copies; copy++) {
-        this.send(exchange, 'request', () => this.deliver(exchange, handler, bytes, answer))
+        this.send(exchange, 'request', () => this.deliver(exchange, bytes, answer))
       }
     })
   }
 
-  private deliver(exchange: Exchange, handler: RequestHandler, bytes: Uint8Array, answer: (response: Uint8Array) => void): void {
+  /** A down endpoint refuses the connection: the caller learns it after one leg's delay,
+   * unless a partition or a loss hides the refusal, and then it times out. */
+  private refuse(exchange: Exchange, reject: (error: unknown) => void): void {
+    this.send(exchange, 'reply', () => {
+      if (exchange.answered || !this.alive(exchange.from, exchange.fromIncarnation)) return
+      exchange.answered = true
+      this.stats.refused++
+      this.log(exchange, 'refused: the node is down')
+      reject(new SimConnectFailedError(exchange.peer))
+    })
+  }
+
+  /** Whether a leg arriving now is lost: to a partition, or because its receiver crashed. */
+  private lostAtArrival(exchange: Exchange, leg: 'request' | 'reply'): boolean {
+    if (this.crossesPartition(exchange.from, exchange.peer)) {
+      this.stats.partitioned++
+      this.log(exchange, `${leg} lost to the partition`)
+      return true
+    }
+    if (leg === 'request' && !this.alive(exchange.peer, exchange.peerIncarnation)) {
+      this.stats.lostToCrashes++
+      this.log(exchange, 'request lost: its receiver crashed')
+      return true
+    }
+    return false
+  }
+
+  private deliver(exchange: Exchange, bytes: Uint8Array, answer: (response: Uint8Array) => void): void {
+    if (this.lostAtArrival(exchange, 'request')) return
+    const handler = this.handlers.get(exchange.peer)
+    assert(handler !== undefined, 'a live incarnation has a handler')
     this.stats.delivered++
     this.log(exchange, 'deliver')
     const handle = (): Promise<unknown> => {
@@ -178,15 +304,27 @@ export class SimNetwork {
     const handled = exchange.operation === undefined ? handle() : this.options.operations.run(exchange.operation, handle)
     handled.then(
       (response) => {
+        // A reply computed by an incarnation that crashed meanwhile is never sent.
+        if (!this.alive(exchange.peer, exchange.peerIncarnation)) {
+          this.stats.lostToCrashes++
+          return
+        }
         const encoded = pack('reply', response)
         this.send(exchange, 'reply', () => answer(encoded))
       },
-      (error: unknown) => this.options.onCrash(exchange.peer, error),
+      (error: unknown) => {
+        if (this.alive(exchange.peer, exchange.peerIncarnation)) this.options.onCrash(exchange.peer, error)
+      },
     )
   }
 
   /** Schedules one leg, or loses it. */
   private send(exchange: Exchange, leg: 'request' | 'reply', arrive: () => void): void {
+    if (this.crossesPartition(exchange.from, exchange.peer)) {
+      this.stats.partitioned++
+      this.log(exchange, `${leg} lost to the partition`)
+      return
+    }
     if (this.chance(this.faults.dropProbability)) {
       this.stats.dropped++
       this.log(exchange, `${leg} dropped`)

@@ -1,20 +1,25 @@
 // One seeded simulation of a dyn cluster (DESIGN §10.3), after TigerBeetle's VOPR: K real
 // Nodes (src/node) in one process, on a simulated network, clock and disk, driven by
-// clients doing gets, puts and deletes with contexts; then the network heals, every event
-// drains, a read of every key at R=N repairs the replicas, and the checker (checker.ts)
-// verifies DESIGN §3's contract on what the replicas hold. The run is a function of the
+// clients doing gets, puts and deletes with contexts while a nemesis (nemesis.ts) splits the
+// network and crashes and restarts nodes; then the network heals, every node restarts, the
+// cluster settles, a read of every key at R=N repairs the replicas, and the checker
+// (checker.ts) verifies DESIGN §3's contract on what the replicas hold and that every
+// replica's Merkle tree of each partition is equal. The run is a function of the
 // seed alone: the seed picks the cluster shape and the fault rates (swarm testing, Groce et
 // al. 2012) and drives every random choice, so `npm run sim -- --seed S` replays a failure
 // event for event.
 import {AsyncLocalStorage} from 'node:async_hooks'
-import {randomFloat, randomInt, SeededRandom, type Random} from '../core/random.js'
-import {createRing, preferenceList, type Ring} from '../core/ring.js'
+import {randomFloat, randomInt, randomPick, SeededRandom, type Random} from '../core/random.js'
+import {preferenceList, ringToJson, type Ring} from '../core/ring.js'
+import type {RequestOf} from '../core/protocol.js'
 import {decodeHintKey, hintsPartition} from '../node/hints.js'
 import {Node} from '../node/node.js'
 import type {ObjectStore} from '../node/ports.js'
-import {checkRun, type Violation} from './checker.js'
+import type {SyncMode} from '../store/options.js'
+import {checkRun, checkTrees, type TreeRoots, type Violation} from './checker.js'
 import {DotLedger, keyText, type OperationRecord} from './ledger.js'
 import {MemoryMetaStore, MemoryObjectStore, type StoredEntry} from './memory-store.js'
+import {Nemesis, type NemesisShape, type NemesisStats} from './nemesis.js'
 import {SimNetwork, type NetworkFaults, type NetworkStats, type RequestHandler} from './network.js'
 import {Scheduler} from './scheduler.js'
 import {Trace} from './trace.js'
@@ -57,7 +62,22 @@ export interface SimulationConfig {
   readonly operationsPerClient: number
   readonly faults: NetworkFaults
   readonly storeLatencyMsMax: number
+  /** Every node's store sync mode (one per cluster, like the daemon's `sync` setting). */
+  readonly sync: SyncMode
+  /** How often an unsynced store becomes durable: the interval, or for `none` the
+   * operating system's writeback period. */
+  readonly flushIntervalMs: number
+  readonly nemesis: NemesisShape
+  /** A membership change staged and committed in the middle of the workload, if any. */
+  readonly membership: MembershipChange
 }
+
+/** A node joins (a new one, started with the others as seeds) or one leaves, staged with
+ * admin.stage and committed with admin.commit through a node that is up, at `atMs`. */
+export type MembershipChange =
+  | {readonly kind: 'none'}
+  | {readonly kind: 'join'; readonly node: string; readonly atMs: number}
+  | {readonly kind: 'leave'; readonly node: string; readonly atMs: number}
 
 export interface SimulationStats {
   operations: number
@@ -70,6 +90,13 @@ export interface SimulationStats {
   events: number
   virtualMs: number
   network: NetworkStats
+  nemesis: NemesisStats
+  /** Dots whose last copy disappeared in a crash of an unsynced store. */
+  dotsLostInCrashes: number
+  /** Acknowledged writes among them: the loss `sync none`/`interval` allows (checker.ts). */
+  acknowledgedLostInCrashes: number
+  /** From the end of the faults until the cluster settled (trees equal, hints delivered). */
+  settleMs: number
 }
 
 export interface SimulationResult {
@@ -113,6 +140,7 @@ export function configure(options: SimulationOptions): SimulationConfig {
     delayMsMin: 1,
     delayMsMax,
   }
+  const sync = syncModeOf(random)
   return {
     seed: options.seed,
     nodes: Array.from({length: nodeCount}, (_, index) => `n${index + 1}`),
@@ -125,7 +153,35 @@ export function configure(options: SimulationOptions): SimulationConfig {
     operationsPerClient: options.operationsPerClient ?? operationsPerClientDefault,
     faults,
     storeLatencyMsMax: randomInt(random, 2) === 0 ? 0 : 1 + randomInt(random, 3),
+    sync,
+    // The operating system writes dirty pages back every few seconds (Linux: 5 s).
+    flushIntervalMs: sync.kind === 'interval' ? sync.intervalMs : 1_000 * (1 + randomInt(random, 5)),
+    nemesis: {
+      partitions: randomInt(random, 2) === 0,
+      crashes: randomInt(random, 2) === 0,
+      pauseMsMin: 100,
+      pauseMsMax: 300 + randomInt(random, 2_000),
+      faultMsMax: 300 + randomInt(random, 3_000),
+    },
+    membership: membershipOf(random, nodeCount, Math.min(3, nodeCount)),
   }
+}
+
+/** A quarter of the runs each: a join, a leave (when more than N nodes remain), none. */
+function membershipOf(random: Random, nodeCount: number, n: number): MembershipChange {
+  const roll = randomInt(random, 4)
+  const atMs = 200 + randomInt(random, 2_000)
+  if (roll === 0) return {kind: 'join', node: `n${nodeCount + 1}`, atMs}
+  if (roll === 1 && nodeCount > n) return {kind: 'leave', node: `n${1 + randomInt(random, nodeCount)}`, atMs}
+  return {kind: 'none'}
+}
+
+/** A third of the runs each: `always`, `interval:MS` (100..1000 ms), `none`. */
+function syncModeOf(random: Random): SyncMode {
+  const roll = randomInt(random, 3)
+  if (roll === 0) return {kind: 'always'}
+  if (roll === 1) return {kind: 'interval', intervalMs: tickIntervalMs * (1 + randomInt(random, 10))}
+  return {kind: 'none'}
 }
 
 /** The command that replays a run. */
@@ -144,9 +200,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 /** How often simulated nodes tick, in virtual time (the daemon ticks as often). */
 const tickIntervalMs = 100
 
-/** Quiet time after the workload before the checks: several heartbeat intervals and hint
- * delivery rounds, and longer than the suspicion timeout, so every suspicion clears. */
-const settleMs = 10_000
+/** Quiet time after the workload before the cluster may count as settled: several
+ * heartbeat intervals and hint delivery rounds, and longer than the suspicion timeout, so
+ * every suspicion clears. */
+const settleMsMin = 10_000
+
+/** Longest settle period: by then anti-entropy must have made every replica's tree equal.
+ * Anti-entropy compares one partition per exchange every 2 s ± 50 % per node (its default
+ * settings), so a node primary for 10 of 16 partitions revisits each in about 20 s; a few
+ * rounds of that leave room for exchanges lost to backoff and for keys repaired in stages. */
+const settleMsMax = 120_000
+
+/** Whether the settle period alone must make the replicas' trees equal (anti-entropy on
+ * ticks); when false, trees are compared only after the repair pass. */
+const antiEntropyConverges = true
+
+/** Admin requests (membership changes) try this many times, this far apart, this long each. */
+const adminAttemptsMax = 10
+const adminRetryMs = 500
+const adminTimeoutMs = 5_000
+
+function addressOf(index: number): string {
+  return `127.0.0.1:${7001 + index}`
+}
 
 class World {
   private readonly config: SimulationConfig
@@ -156,18 +232,34 @@ class World {
   private readonly ledger: DotLedger
   private readonly network: SimNetwork
   private readonly history: History
-  private readonly ring: Ring
+  /** Every node that ever ran: the configured ones and one that joined. */
+  private readonly names: string[]
+  /** Whether the run's membership change is done or was never due. */
+  private membershipSettled = true
   private readonly stores = new Map<string, MemoryObjectStore>()
-  private readonly nodes: Node[] = []
+  private readonly metas = new Map<string, MemoryMetaStore>()
+  /** The running incarnation of every node that is up (and started). */
+  private readonly nodes = new Map<string, Node>()
+  private readonly lastFlushMs = new Map<string, number>()
   private readonly crashes: Violation[] = []
+  private readonly nemesis: Nemesis
+  private acknowledgedLostInCrashes = 0
   private ticking = false
-  private readonly streams: {network: Random; store: Random; clients: Random}
+  /** When the faults ended, and when the cluster counted as settled after that. */
+  private quiescedAtMs: number | undefined
+  private settledAtMs: number | undefined
+  private readonly streams: {network: Random; store: Random; clients: Random; nemesis: Random}
 
   constructor(private readonly options: SimulationOptions) {
     this.config = configure(options)
     // Independent streams, so a change in one part of the run does not reshuffle the others.
     const master = new SeededRandom(options.seed ^ 0x5eed5eed)
-    this.streams = {network: new SeededRandom(master.nextUint32()), store: new SeededRandom(master.nextUint32()), clients: master}
+    this.streams = {
+      network: new SeededRandom(master.nextUint32()),
+      store: new SeededRandom(master.nextUint32()),
+      nemesis: new SeededRandom(master.nextUint32() ^ 0x6e656d),
+      clients: master,
+    }
     this.trace = new Trace(this.scheduler, options.onTrace)
     this.ledger = new DotLedger(this.operations, this.trace)
     this.history = new History(this.scheduler, this.trace)
@@ -181,69 +273,223 @@ class World {
         this.crashes.push({invariant: 'nodes do not throw', detail: `${endpoint} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`})
       },
     })
-    this.ring = createRing({partitionCount: this.config.partitionCount, replicas: this.config.n, nodes: this.config.nodes.map((name) => ({name}))})
-    for (const name of this.config.nodes) this.addNode(name)
+    this.names = [...this.config.nodes]
+    for (const name of this.config.nodes) this.addDisk(name)
+    this.nemesis = new Nemesis({
+      shape: this.config.nemesis,
+      scheduler: this.scheduler,
+      random: this.streams.nemesis,
+      target: {
+        nodes: this.config.nodes,
+        clients: this.clientNames(),
+        isUp: (node) => this.network.isUp(node),
+        crash: (node) => this.crash(node),
+        restart: (node) => void this.startNode(node),
+        partition: (side) => this.network.partition(side),
+        healPartition: () => this.network.healPartition(),
+        isPartitioned: () => this.network.partitioned,
+      },
+    })
   }
 
   async run(): Promise<SimulationResult> {
     const {config} = this
-    this.trace.record(`seed ${config.seed}: nodes ${config.nodes.join(',')} n=${config.n} r=${config.r} w=${config.w} q=${config.partitionCount} keys ${config.keys.length} clients ${config.clients}x${config.operationsPerClient} faults ${JSON.stringify(config.faults)} storeLatencyMsMax ${config.storeLatencyMsMax}`)
+    this.trace.record(
+      `seed ${config.seed}: nodes ${config.nodes.join(',')} n=${config.n} r=${config.r} w=${config.w} q=${config.partitionCount} keys ${config.keys.length} ` +
+        `clients ${config.clients}x${config.operationsPerClient} faults ${JSON.stringify(config.faults)} storeLatencyMsMax ${config.storeLatencyMsMax} ` +
+        `sync ${JSON.stringify(config.sync)} flush ${config.flushIntervalMs} ms nemesis ${JSON.stringify(config.nemesis)}`,
+    )
     let workloadDone = false
-    await Promise.all(this.nodes.map((node) => node.start()))
+    await Promise.all(config.nodes.map((name) => this.startNode(name)))
     this.ticking = true
     this.scheduleTicks()
-    const clients = Array.from({length: config.clients}, (_, index) => this.client(`c${index + 1}`))
+    this.scheduleMembershipChange()
+    const nemesis = this.nemesis.run()
+    const clients = this.clientNames().map((name) => this.client(name))
     void Promise.all(clients.map((client) => client.run())).then(() => {
       workloadDone = true
-      this.network.heal()
-      // A quiet spell with the network healed: heartbeats clear suspicions, hints drain.
-      this.scheduler.schedule(settleMs, () => {
-        this.ticking = false
-      })
+      this.quiesce()
     }, (error: unknown) => this.crashes.push({invariant: 'clients do not throw', detail: String(error)}))
     await this.drain('the workload')
+    await nemesis
     if (!workloadDone) this.fail({invariant: 'every operation ends', detail: 'the event queue ran dry while client operations were still waiting'})
     await this.idle()
+    const views = this.checkViews()
+    // Reported after the contract: when a bug breaks several invariants, that one is the one to read.
+    const byAntiEntropy = antiEntropyConverges
+      ? this.checkTrees().map((violation) => ({...violation, detail: `${violation.detail} (by anti-entropy alone, ${settleMsMax} ms after the faults ended)`}))
+      : []
     await this.repairPass()
-    this.fail(...checkRun({ring: this.ring, n: config.n, operations: this.history.operations, ledger: this.ledger, stores: this.storedEntries(), hinted: this.hintedKeys()}))
+    this.fail(...this.check(), ...views, ...byAntiEntropy, ...this.checkTrees())
     return {config, stats: this.stats(), traceHash: this.trace.digest()}
   }
 
-  private addNode(name: string): void {
+  /** The end of the faults: no more nemesis, the network heals, every node that is down
+   * restarts, then a quiet spell with ticks lets heartbeats clear suspicions and hints drain. */
+  private quiesce(): void {
+    this.nemesis.stop()
+    this.network.heal()
+    for (const name of this.names) if (!this.network.isUp(name)) void this.startNode(name)
+    this.quiescedAtMs = this.scheduler.nowMs()
+  }
+
+  /** Settled: past settleMsMin since the faults ended, no hint left to deliver and (when
+   * anti-entropy is expected to converge) every replica's tree equal; or settleMsMax passed. */
+  private settled(): boolean {
+    if (this.quiescedAtMs === undefined) return false
+    const sinceMs = this.scheduler.nowMs() - this.quiescedAtMs
+    if (sinceMs < settleMsMin) return false
+    if (sinceMs >= settleMsMax) return true
+    const nodes = [...this.nodes.values()]
+    if (nodes.length < this.names.length || nodes.some((node) => node.hints.pending > 0 || node.handoff.status().length > 0)) return false
+    if (!this.membershipSettled || this.checkViews().length > 0) return false
+    return !antiEntropyConverges || this.checkTrees().length === 0
+  }
+
+  /** The disk of a node: it outlives the node's crashes. */
+  private addDisk(name: string): void {
     const store = new MemoryObjectStore({
       scheduler: this.scheduler,
       random: this.streams.store,
       latencyMsMax: this.config.storeLatencyMsMax,
+      sync: this.config.sync,
       onPut: (partition, key, value) => {
         if (partition !== hintsPartition) this.ledger.observe(name, key, value)
       },
+      onDelete: (partition, key) => {
+        if (partition !== hintsPartition) this.ledger.observeDelete(name, key)
+      },
     })
     this.stores.set(name, store)
+    this.metas.set(name, new MemoryMetaStore())
+  }
+
+  /** Starts a node (again) on its disk: it loads what survived, then serves. */
+  private async startNode(name: string): Promise<void> {
+    const store = this.stores.get(name)!
+    // A node that joined was started with the configured nodes as seeds, outside the
+    // member list; after a crash it starts the same way and reloads its persisted view.
+    const joiner = !this.config.nodes.includes(name)
     const node = new Node({
+      ...(joiner ? {seeds: this.config.nodes, self: {address: addressOf(this.names.indexOf(name))}} : {}),
       config: {name, cluster: clusterName, n: this.config.n, r: this.config.r, w: this.config.w, requestTimeoutMs, valueBytesMax: 1024},
-      members: this.config.nodes.map((member, index) => ({name: member, address: `127.0.0.1:${7001 + index}`})),
+      members: this.config.nodes.map((member, index) => ({name: member, address: addressOf(index)})),
       partitionCount: this.config.partitionCount,
       ports: {
         transport: this.network.transport(name),
         store: this.options.wrapStore?.(name, store) ?? store,
-        meta: new MemoryMetaStore(),
+        meta: this.metas.get(name)!,
         clock: this.scheduler,
         random: new SeededRandom(this.streams.store.nextUint32()),
       },
       onError: (error) => this.crashes.push({invariant: 'nodes do not throw', detail: `${name} background work threw: ${String(error)}`}),
     })
-    this.nodes.push(node)
+    await node.start()
+    this.nodes.set(name, node)
     const handler: RequestHandler = (type, request) => node.handle(type, request)
     this.network.register(name, this.options.wrapHandler?.(name, handler) ?? handler)
+    this.trace.record(`${name} up`)
   }
 
-  /** Every node ticks (heartbeats, hint delivery) every tickIntervalMs while `ticking`. */
+  /** A power loss: the node and everything in flight to it are gone, and its store returns
+   * to its last sync. */
+  private crash(name: string): void {
+    this.network.down(name)
+    this.nodes.delete(name)
+    this.metas.get(name)!.crash()
+    const store = this.stores.get(name)!
+    const unsynced = store.unsynced
+    const {before, after} = store.crash()
+    this.trace.record(`${name} crashed, losing ${unsynced} unsynced changes`)
+    const objects = (entries: readonly StoredEntry[]) => entries.filter((entry) => entry.partition !== hintsPartition)
+    this.ledger.observeCrash(name, objects(before), objects(after))
+  }
+
+  /** Every node ticks (heartbeats, hint delivery) every tickIntervalMs while `ticking`, and
+   * stores that sync periodically become durable on their schedule. */
   private scheduleTicks(): void {
     this.scheduler.schedule(tickIntervalMs, () => {
       if (!this.ticking) return
-      for (const node of this.nodes) node.tick()
+      if (this.settled()) {
+        this.ticking = false
+        this.settledAtMs = this.scheduler.nowMs()
+        this.trace.record(`settled after ${this.settledAtMs - this.quiescedAtMs!} ms`)
+        return
+      }
+      for (const node of this.nodes.values()) node.tick()
+      this.flushDue()
       this.scheduleTicks()
     })
+  }
+
+  private flushDue(): void {
+    const nowMs = this.scheduler.nowMs()
+    for (const [name, store] of this.stores) {
+      if (nowMs - (this.lastFlushMs.get(name) ?? 0) < this.config.flushIntervalMs) continue
+      this.lastFlushMs.set(name, nowMs)
+      store.flush()
+    }
+  }
+
+  private scheduleMembershipChange(): void {
+    const change = this.config.membership
+    if (change.kind === 'none') return
+    this.membershipSettled = false
+    this.scheduler.schedule(change.atMs, () => {
+      void this.changeMembership(change).finally(() => (this.membershipSettled = true))
+    })
+  }
+
+  /** Stages the run's join or leave on some node that is up, then commits it. */
+  private async changeMembership(change: Exclude<MembershipChange, {kind: 'none'}>): Promise<void> {
+    if (this.quiescedAtMs !== undefined) return this.trace.record(`membership: the workload ended before the ${change.kind} of ${change.node}`)
+    if (change.kind === 'join') {
+      this.names.push(change.node)
+      this.addDisk(change.node)
+      await this.startNode(change.node)
+    }
+    const stage = change.kind === 'join' ? {action: 'join' as const, name: change.node, address: addressOf(this.names.indexOf(change.node))} : {action: 'leave' as const, name: change.node}
+    if (await this.admin('admin.stage', stage)) await this.admin('admin.commit', {})
+  }
+
+  /** Sends an admin request to a random configured node that is up, retrying a few times
+   * (a node may be down or on the other side of a partition); true once one succeeded. */
+  private async admin<T extends 'admin.stage' | 'admin.commit'>(type: T, payload: RequestOf<T>): Promise<boolean> {
+    const transport = this.network.transport('admin')
+    for (let attempt = 0; attempt < adminAttemptsMax; attempt++) {
+      const up = this.config.nodes.filter((name) => this.network.isUp(name))
+      if (up.length > 0) {
+        const node = randomPick(this.streams.nemesis, up)
+        try {
+          const response = await transport.request(node, type, payload, {timeoutMs: adminTimeoutMs})
+          this.trace.record(`membership: ${type} ${JSON.stringify(payload)} via ${node}: ${response.ok ? 'ok' : `${response.error.code} ${response.error.message}`}`)
+          // A commit that timed out may have been applied: then nothing is left staged.
+          if (response.ok || (type === 'admin.commit' && response.error.code === 'NOTHING_STAGED')) return true
+        } catch (error) {
+          this.trace.record(`membership: ${type} via ${node}: ${error instanceof Error ? error.message : String(error)}`)
+        }
+      }
+      await this.scheduler.sleep(adminRetryMs)
+    }
+    return false
+  }
+
+  /** Every node ends with the same ring (gossip converged). */
+  private checkViews(): Violation[] {
+    const rings = [...this.nodes].map(([name, node]) => ({name, ring: ringToJson(node.view.ring)}))
+    const first = rings[0]
+    const differing = rings.filter((entry) => entry.ring !== first?.ring)
+    if (first === undefined || differing.length === 0) return []
+    return [{invariant: 'membership views converge', detail: `${first.name} has ring ${first.ring}; ${differing.map((entry) => `${entry.name} has ${entry.ring}`).join('; ')}`}]
+  }
+
+  /** The ring every node agrees on at the end (checked by checkViews). */
+  private ring(): Ring {
+    return [...this.nodes.values()][0]!.view.ring
+  }
+
+  private clientNames(): string[] {
+    return Array.from({length: this.config.clients}, (_, index) => `c${index + 1}`)
   }
 
   private client(name: string): SimClient {
@@ -270,7 +516,7 @@ class World {
   /** Background work (stragglers, read repair) must be done once no event is left. */
   private async idle(): Promise<void> {
     let idle = false
-    void Promise.all(this.nodes.map((node) => node.idle())).then(() => {
+    void Promise.all([...this.nodes.values()].map((node) => node.idle())).then(() => {
       idle = true
     })
     await this.drain('waiting for idle nodes')
@@ -292,7 +538,7 @@ class World {
     let done = false
     void (async () => {
       for (const key of this.config.keys) {
-        const coordinator = preferenceList(this.ring, {key}, {n: this.config.n}).primaries[0]!
+        const coordinator = preferenceList(this.ring(), {key}, {n: this.config.n}).primaries[0]!
         await checker.get({key, node: coordinator, quorum: this.config.n})
       }
       done = true
@@ -300,6 +546,26 @@ class World {
     await this.drain('the repair pass')
     await this.idle()
     if (!done) this.fail({invariant: 'every operation ends', detail: 'the repair pass did not finish'})
+  }
+
+  /** DESIGN §3's contract on the end state (checker.ts). */
+  private check(): Violation[] {
+    return checkRun({
+      ring: this.ring(),
+      n: this.config.n,
+      operations: this.history.operations,
+      ledger: this.ledger,
+      stores: this.storedEntries(),
+      hinted: this.hintedKeys(),
+      onLostInCrash: () => this.acknowledgedLostInCrashes++,
+    })
+  }
+
+  /** Every replica's tree of each partition is equal, and each node's tree is the one its
+   * store's contents give. */
+  private checkTrees(): Violation[] {
+    const roots: TreeRoots = (node, partition) => this.nodes.get(node)!.objects.tree(partition).root()
+    return checkTrees({ring: this.ring(), n: this.config.n, roots, stores: this.storedEntries()})
   }
 
   /** The keys each node holds hints for. */
@@ -340,6 +606,10 @@ class World {
       events: this.scheduler.executed,
       virtualMs: this.scheduler.nowMs(),
       network: {...this.network.stats},
+      nemesis: {...this.nemesis.stats},
+      dotsLostInCrashes: this.ledger.lostInCrashes(),
+      acknowledgedLostInCrashes: this.acknowledgedLostInCrashes,
+      settleMs: (this.settledAtMs ?? 0) - (this.quiescedAtMs ?? 0),
     }
   }
 }
@@ -350,7 +620,8 @@ export function describeStats(stats: SimulationStats): string {
   return (
     `ops ${stats.operations} acked ${stats.acknowledged} failed ${stats.failed} sibling-reads ${stats.siblingReads} (max ${stats.siblingsMaxSeen}) ` +
     `messages ${net.requests} dropped ${net.dropped} duplicated ${net.duplicated} long-delayed ${net.delayedLong} timeouts ${net.timeouts} ` +
-    `events ${stats.events} virtual ${stats.virtualMs} ms`
+    `partitions ${stats.nemesis.partitions} (legs cut ${net.partitioned}) crashes ${stats.nemesis.crashes} (dots lost ${stats.dotsLostInCrashes}, acked ${stats.acknowledgedLostInCrashes}) ` +
+    `settled in ${stats.settleMs} ms events ${stats.events} virtual ${stats.virtualMs} ms`
   )
 }
 

@@ -26,6 +26,11 @@ export class Trace {
     this.sink?.(stamped)
   }
 
+  /** The virtual time lines are stamped with. */
+  nowMs(): number {
+    return this.clock.nowMs()
+  }
+
   get length(): number {
     return this.count
   }

@@ -112,3 +112,84 @@ describe('MemoryObjectStore', () => {
     expect(store.list()).toHaveLength(1)
   })
 })
+
+describe('MemoryObjectStore durability', () => {
+  const key = new Uint8Array([1])
+  const value = new Uint8Array([2])
+  const store = (sync: 'always' | 'none') =>
+    new MemoryObjectStore({scheduler: new Scheduler(), random: new SeededRandom(1), latencyMsMax: 0, sync: {kind: sync}})
+
+  it('keeps what was put under sync always across a crash', async () => {
+    const disk = store('always')
+    await disk.put(0, key, value)
+    expect(disk.crash().after).toHaveLength(1)
+    expect(await disk.get(0, key)).toEqual(value)
+  })
+
+  it('loses what was put since the last sync under sync none, and keeps what was synced', async () => {
+    const disk = store('none')
+    await disk.put(0, key, value)
+    expect(disk.unsynced).toBe(1)
+    const lost = disk.crash()
+    expect(lost.before).toHaveLength(1)
+    expect(lost.after).toHaveLength(0)
+    await disk.put(0, key, value)
+    disk.flush()
+    await disk.delete(0, key)
+    disk.crash()
+    expect(await disk.get(0, key)).toEqual(value)
+  })
+
+  it('never finishes an operation that was under way when the node crashed', async () => {
+    const scheduler = new Scheduler()
+    const disk = new MemoryObjectStore({scheduler, random: new SeededRandom(3), latencyMsMax: 5, sync: {kind: 'always'}})
+    let settled = false
+    void disk.put(0, key, value).finally(() => (settled = true))
+    disk.crash()
+    await scheduler.runUntilIdle({eventsMax: 100})
+    expect(settled).toBe(false)
+    expect(disk.list()).toHaveLength(0)
+  })
+})
+
+describe('SimNetwork crashes and partitions', () => {
+  const request = {partition: 0, key: new Uint8Array([107])}
+
+  it('drops both directions across a partition, so the caller times out', async () => {
+    const {scheduler, net, handled} = network(quiet)
+    net.partition(['n1'])
+    const errors: unknown[] = []
+    void net.transport('n1').request('n2', 'replica.get', request, {timeoutMs: 100}).catch((e: unknown) => errors.push(e))
+    await scheduler.runUntilIdle({eventsMax: 100})
+    expect(handled()).toBe(0)
+    expect(errors).toEqual([expect.objectContaining({code: 'TIMEOUT'})])
+    expect(net.stats.partitioned).toBe(1)
+    net.healPartition()
+    void net.transport('n1').request('n2', 'replica.get', request, {timeoutMs: 100})
+    await scheduler.runUntilIdle({eventsMax: 100})
+    expect(handled()).toBe(1)
+  })
+
+  it('refuses requests to a down node and loses what was in flight to it', async () => {
+    const {scheduler, net, handled} = network(quiet)
+    const outcomes: unknown[] = []
+    void net.transport('n1').request('n2', 'replica.get', request, {timeoutMs: 100}).catch((e: unknown) => outcomes.push(e))
+    net.down('n2')
+    void net.transport('n1').request('n2', 'replica.get', request, {timeoutMs: 100}).catch((e: unknown) => outcomes.push(e))
+    await scheduler.runUntilIdle({eventsMax: 100})
+    expect(handled()).toBe(0)
+    expect(outcomes.map((error) => (error as DynError).code).sort()).toEqual(['CONNECT_FAILED', 'TIMEOUT'])
+    expect(net.stats.lostToCrashes).toBe(1)
+  })
+
+  it('never settles a request of a crashed incarnation', async () => {
+    const {scheduler, net} = network({...quiet, dropProbability: 1})
+    net.register('n1', (async () => ({ok: true})) as RequestHandler)
+    const transport = net.transport('n1')
+    let settled = false
+    void transport.request('n2', 'replica.get', request, {timeoutMs: 100}).finally(() => (settled = true))
+    net.down('n1')
+    await scheduler.runUntilIdle({eventsMax: 100})
+    expect(settled).toBe(false)
+  })
+})
