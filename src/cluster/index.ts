@@ -10,3 +10,44 @@ export {readLogTail} from './logs.js'
 export {basePortMin, httpPortOffset, localNodesMax, nodeConfig, planCluster, up, upDefaults, upTimeoutMsDefault, type UpEvent, type UpOptions, type UpResult} from './up.js'
 export {clusterStatus, describeOutcome, down, type ClusterStatus, type DownResult, type NodeState, type NodeStatus, type StoppedNode} from './status.js'
 export {resolveTarget, type Target, type TargetOptions} from './target.js'
+export {killProcess} from './processes.js'
+export {findNode, killNode, startNode, stopNode, type KillResult, type NodeCommandOptions, type StartResult, type StopResult} from './lifecycle.js'
+export {
+  adminRequest,
+  adminRequestTimeoutMs,
+  BadAdminResponseError,
+  FaultsNotAppliedError,
+  heal,
+  parseGroups,
+  partition,
+  PartitionGroupsError,
+  planPartition,
+  type FaultsNodeResult,
+  type FaultsResult,
+  type PartitionPlan,
+} from './faults.js'
+export {
+  allocateNode,
+  BadMembershipResponseError,
+  clear,
+  clusterMembership,
+  commit,
+  join,
+  leave,
+  membershipRequest,
+  membershipRequestTimeoutMs,
+  membershipText,
+  NoRunningNodeError,
+  plan,
+  planText,
+  warningText,
+  type ClusterMembership,
+  type HandoffRow,
+  type JoinOptions,
+  type JoinResult,
+  type MemberRow,
+  type MembershipTarget,
+  type NodeMembership,
+  type PlanDocument,
+  type StageResult,
+} from './membership.js'

@@ -66,6 +66,15 @@ export async function stopProcess(pid: number, options: {graceMs?: number; isRun
   return 'killed'
 }
 
+/** SIGKILL (a crash: no graceful close, unsynced writes may be lost) and wait for the
+ * process to go. */
+export async function killProcess(pid: number, options: {isRunning: () => Promise<boolean>}): Promise<'killed' | 'notRunning'> {
+  if (!(await options.isRunning())) return 'notRunning'
+  signal(pid, 'SIGKILL')
+  await waitUntilGone(options.isRunning, killWaitMs)
+  return 'killed'
+}
+
 function signal(pid: number, name: NodeJS.Signals): void {
   try {
     process.kill(pid, name)

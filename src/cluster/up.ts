@@ -84,7 +84,8 @@ export interface UpResult extends ClusterStatus {
   readonly restarted: boolean
 }
 
-interface Started {
+/** A node process just spawned; `exit` says how it ended if it already did. */
+export interface Started {
   readonly entry: NodeEntry
   exit: string | undefined
 }
@@ -152,10 +153,13 @@ async function refuseIfRunning(dir: string, file: ClusterFile): Promise<void> {
 }
 
 async function checkPorts(file: ClusterFile): Promise<void> {
-  for (const node of file.nodes) {
-    if (!(await isPortFree(node.host, node.port))) throw new PortTakenError(node.name, 'wire', addressOf(node))
-    if (!(await isPortFree(node.host, node.httpPort))) throw new PortTakenError(node.name, 'HTTP', httpAddressOf(node))
-  }
+  for (const node of file.nodes) await checkNodePorts(node)
+}
+
+/** Throws PortTakenError naming the node when its wire or HTTP port cannot be bound. */
+export async function checkNodePorts(node: NodeEntry): Promise<void> {
+  if (!(await isPortFree(node.host, node.port))) throw new PortTakenError(node.name, 'wire', addressOf(node))
+  if (!(await isPortFree(node.host, node.httpPort))) throw new PortTakenError(node.name, 'HTTP', httpAddressOf(node))
 }
 
 export function nodeConfig(file: ClusterFile, node: NodeEntry): NodeConfigFile {
@@ -196,7 +200,7 @@ async function spawnAll(dir: string, file: ClusterFile, options: UpOptions): Pro
 
 /** Starts one node detached from this process, its stdout and stderr appended to its log,
  * so it outlives `dyn cluster up` and nothing of it keeps this process alive. */
-async function spawnNode(node: NodeEntry, program: ProgramCommand): Promise<Started> {
+export async function spawnNode(node: NodeEntry, program: ProgramCommand): Promise<Started> {
   const log = await open(node.logPath, 'a')
   try {
     const child = execa(program.file, [...program.args, 'node', 'start', '--config', node.configPath], {
@@ -224,7 +228,9 @@ async function spawnNode(node: NodeEntry, program: ProgramCommand): Promise<Star
   }
 }
 
-async function waitHealthy(started: readonly Started[], options: UpOptions): Promise<void> {
+/** Waits until every node answers /health with its name; throws NodeStartError (with the
+ * log's tail) when one exits or the time runs out. */
+export async function waitHealthy(started: readonly Started[], options: Pick<UpOptions, 'timeoutMs' | 'onProgress'>): Promise<void> {
   const deadline = performance.now() + (options.timeoutMs ?? upTimeoutMsDefault)
   const pending = new Set(started)
   while (pending.size > 0) {
@@ -238,7 +244,7 @@ async function waitHealthy(started: readonly Started[], options: UpOptions): Pro
   }
 }
 
-async function probeOnce(node: Started, pending: Set<Started>, total: number, options: UpOptions): Promise<void> {
+async function probeOnce(node: Started, pending: Set<Started>, total: number, options: Pick<UpOptions, 'onProgress'>): Promise<void> {
   if (node.exit !== undefined) throw await startError(node.entry, node.exit)
   const health = await probeHealth(httpAddressOf(node.entry))
   if (!health.ok || health.name !== node.entry.name) return

@@ -190,6 +190,13 @@ export interface AdminStageRequest {
   readonly weight?: number
 }
 
+/** admin.plan and admin.commit run on the claimant; a node that is not the claimant
+ * forwards them once, flagged, so that two nodes that disagree about the claimant do not
+ * pass the request back and forth. */
+export interface AdminClaimantRequest {
+  readonly forwarded?: boolean
+}
+
 export interface Messages {
   'kv.get': {request: GetRequest; response: GetResponse}
   'kv.put': {request: PutRequest; response: PutResponse}
@@ -206,8 +213,8 @@ export interface Messages {
   'admin.status': {request: Record<string, never>; response: AdminResponse}
   'admin.faults': {request: AdminFaultsRequest; response: AdminResponse}
   'admin.stage': {request: AdminStageRequest; response: AdminResponse}
-  'admin.plan': {request: Record<string, never>; response: AdminResponse}
-  'admin.commit': {request: Record<string, never>; response: AdminResponse}
+  'admin.plan': {request: AdminClaimantRequest; response: AdminResponse}
+  'admin.commit': {request: AdminClaimantRequest; response: AdminResponse}
 }
 
 export type MessageType = keyof Messages
@@ -426,6 +433,6 @@ const parsers: {[T in MessageType]: (fields: Fields) => RequestOf<T>} = {
       address: optionalString('admin.stage', f, 'address'),
       weight: optionalCount('admin.stage', f, 'weight'),
     }),
-  'admin.plan': () => ({}),
-  'admin.commit': () => ({}),
+  'admin.plan': (f) => compact<AdminClaimantRequest>({forwarded: optionalFlag('admin.plan', f, 'forwarded')}),
+  'admin.commit': (f) => compact<AdminClaimantRequest>({forwarded: optionalFlag('admin.commit', f, 'forwarded')}),
 }

@@ -57,8 +57,12 @@ export interface DaemonConfig {
   readonly http: HostPort
   /** Absolute path of the store directory. */
   readonly dataDir: string
-  /** Sorted by name; names and addresses unique; `name` is one of them. */
+  /** Sorted by name; names and addresses unique; `name` is one of them unless `seeds` are
+   * given (a node joining an existing cluster). */
   readonly members: readonly MemberConfig[]
+  /** Wire addresses of nodes to gossip with while this node knows no other member: a node
+   * that is not one of `members` starts as 'joining' and announces itself to them. */
+  readonly seeds?: readonly string[]
   readonly n: number
   readonly r: number
   readonly w: number
@@ -177,6 +181,7 @@ const topFields = [
   'valueBytesMax',
   'requestTimeoutMs',
   'secret',
+  'seeds',
 ] as const
 const hostPortFields = ['host', 'port'] as const
 const memberFields = ['name', 'address', 'weight'] as const
@@ -202,8 +207,11 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const listen = hostPort('listen', file['listen'], configDefaults.listen, {host: flags.host, port: flags.port})
   const http = hostPort('http', file['http'], configDefaults.http, {host: flags.httpHost, port: flags.httpPort})
   const dataDir = flags.dataDir === undefined ? path('dataDir', required('dataDir', file['dataDir']), options.baseDir) : path('dataDir', flags.dataDir, cwd)
-  const members = memberList({name, listen, file: file['members'], peers: flags.peers})
-  const n = integer('n', flags.n ?? file['n'] ?? configDefaults.n, {min: 1, max: members.length, rule: `must be between 1 and the number of members (${members.length})`})
+  const seeds = seedList(file['seeds'])
+  const members = memberList({name, listen, file: file['members'], peers: flags.peers, joining: seeds !== undefined})
+  // A joining node takes the cluster's N, which its member list need not show.
+  const nMax = seeds === undefined ? members.length : partitionCountMax
+  const n = integer('n', flags.n ?? file['n'] ?? configDefaults.n, {min: 1, max: nMax, rule: `must be between 1 and the number of members (${nMax})`})
   const r = integer('r', flags.r ?? file['r'] ?? configDefaults.r, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
   const w = integer('w', flags.w ?? file['w'] ?? configDefaults.w, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
   const partitions = partitionCount(flags.partitions ?? file['partitions'] ?? configDefaults.partitions)
@@ -228,6 +236,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     valueBytesMax,
     requestTimeoutMs,
     ...(secret === undefined ? {} : {secret}),
+    ...(seeds === undefined ? {} : {seeds}),
   }
 }
 
@@ -375,12 +384,23 @@ function weight(field: string, value: unknown): number {
   return integer(field, value ?? configDefaults.weight, {min: 1, max: nodeWeightMax})
 }
 
-function memberList(options: {name: string; listen: HostPort; file: unknown; peers: string | undefined}): MemberConfig[] {
+/** `seeds`: a non-empty list of host:port addresses. */
+function seedList(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length === 0 || value.length > membersMax) {
+    throw new ConfigError('seeds', `${show(value)} is not a list of 1 to ${membersMax} addresses`, 'write seeds as ["127.0.0.1:7001", ...]: nodes of the cluster to join')
+  }
+  return value.map((entry: unknown, index) => address(`seeds[${index}]`, entry))
+}
+
+function memberList(options: {name: string; listen: HostPort; file: unknown; peers: string | undefined; joining: boolean}): MemberConfig[] {
+  // A joining node without a member list knows no member yet, not even itself as one.
+  if (options.joining && options.file === undefined && options.peers === undefined) return []
   const members = options.peers !== undefined ? membersFromPeers(options) : membersFromFile(options)
   if (members.length > membersMax) throw new ConfigError('members', `${members.length} members is too many`, `list at most ${membersMax}`)
   checkUnique(members)
-  if (!members.some((member) => member.name === options.name)) {
-    throw new ConfigError('name', `${show(options.name)} is not one of members (${members.map((member) => member.name).join(', ')})`, 'list this node in members, or correct its name')
+  if (!options.joining && !members.some((member) => member.name === options.name)) {
+    throw new ConfigError('name', `${show(options.name)} is not one of members (${members.map((member) => member.name).join(', ')})`, 'list this node in members, give seeds (addresses of running nodes) to join a cluster, or correct its name')
   }
   return [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }

@@ -29,6 +29,7 @@ import {Metrics, type Gauge} from './metrics.js'
 import {FileMetaStore} from './meta-store.js'
 import {LogObjectStore, type StoreTotals} from './object-store.js'
 import {NetTransport} from './transport.js'
+import {FilterFaultControl} from './faults.js'
 
 /** Version of the /status JSON shape (docs/node.md); bumped on incompatible changes. */
 export const statusShapeVersion = 1
@@ -94,6 +95,8 @@ class RunningDaemon implements Daemon {
   private readonly startedMs = performance.now()
   private readonly metrics = new Metrics()
   private readonly transport: NetTransport
+  /** `dyn cluster partition`: the peers whose frames both the transport and the server drop. */
+  private readonly faults: FilterFaultControl
   private readonly node: Node
   private readonly wire: NetServer
   private readonly admin: AdminServer
@@ -103,11 +106,15 @@ class RunningDaemon implements Daemon {
     const {config} = parts
     const secret = config.secret === undefined ? undefined : Buffer.from(config.secret, 'utf8')
     const netLogger = (entry: LogEntry): void => this.onNetEvent(entry)
+    this.faults = new FilterFaultControl((cut) => parts.log.warn(cut.length === 0 ? 'faults: every link healed' : `faults: links cut to ${cut.join(', ')}`))
+    // Peers by name, and seeds by their address; gossip adds the members it learns of.
+    const peerAddresses = new Map([...config.members.map((member) => [member.name, member.address] as const), ...(config.seeds ?? []).map((seed) => [seed, seed] as const)])
     this.transport = new NetTransport({
       cluster: config.cluster,
       name: config.name,
-      addresses: new Map(config.members.map((member) => [member.name, member.address])),
+      addresses: peerAddresses,
       logger: netLogger,
+      faults: this.faults.filter,
       ...(secret === undefined ? {} : {secret}),
     })
     this.node = new Node({
@@ -118,16 +125,26 @@ class RunningDaemon implements Daemon {
         r: config.r,
         w: config.w,
         requestTimeoutMs: config.requestTimeoutMs,
+        durableWrites: config.syncMode.kind === 'always',
         valueBytesMax: config.valueBytesMax,
       },
       members: config.members,
       partitionCount: config.partitions,
-      ports: {transport: this.transport, store: parts.store, meta: parts.meta, clock: monotonicClock, random: new SeededRandom(randomInt(2 ** 31))},
+      ports: {transport: this.transport, store: parts.store, meta: parts.meta, clock: monotonicClock, random: new SeededRandom(randomInt(2 ** 31)), faults: this.faults},
       onError: (error) => parts.log.error(`background work failed: ${messageOf(error)}`),
+      seeds: config.seeds ?? [],
+      self: {address: formatAddress(config.listen), weight: config.members.find((member) => member.name === config.name)?.weight ?? 1},
+    })
+    this.node.view.onChange((next, previous) => {
+      for (const member of this.node.view.addresses()) peerAddresses.set(member.name, member.address)
+      if (next.ring.version !== previous.ring.version || next.members !== previous.members) {
+        parts.log.info('membership view changed', {ringVersion: next.ring.version, members: next.members.map((member) => `${member.name}:${member.status}`).join(',')})
+      }
     })
     this.wire = new NetServer({
       identity: {cluster: config.cluster, role: 'node', name: config.name, ...(secret === undefined ? {} : {secret})},
       logger: netLogger,
+      faults: this.faults.filter,
       onConnection: (connection) => this.onConnection(connection),
     })
     for (const type of messageTypes) this.wire.handle(type, (payload) => this.serve(type, payload))

@@ -65,6 +65,8 @@ export interface HintsOptions {
   readonly replicates: (partition: number) => boolean
   /** Every member name: the possible targets of other hints for the same key. */
   readonly members: () => readonly string[]
+  /** The partition's primary replicas in the current ring. */
+  readonly primariesOf: (partition: number) => readonly string[]
 }
 
 export class Hints {
@@ -121,7 +123,16 @@ export class Hints {
     }
   }
 
-  /** Sends one hinted object; false when the target did not take it (try again later). */
+  /** Where a hinted object goes: its primary, or, when the ring moved on and that node no
+   * longer replicates the partition (it left, or the partition was handed off), the
+   * partition's current primaries. */
+  private recipients(hint: Hint): string[] {
+    const primaries = this.options.primariesOf(hint.partition)
+    if (primaries.includes(hint.target)) return [hint.target]
+    return primaries.filter((node) => node !== this.options.self)
+  }
+
+  /** Sends one hinted object; false when a recipient did not take it (try again later). */
   private async deliver(hint: Hint): Promise<boolean> {
     const {objects, transport, health} = this.options
     const bytes = await objects.readBytes(hint.partition, hint.key)
@@ -129,13 +140,15 @@ export class Hints {
       await this.forget(encodeHintKey(hint))
       return true
     }
-    try {
-      const response = await transport.request(hint.target, 'replica.put', {partition: hint.partition, key: hint.key, object: bytes}, {timeoutMs: hintDeliveryTimeoutMs})
-      health.heard(hint.target)
-      if (!response.ok) return false
-    } catch (error) {
-      health.failed(hint.target, error)
-      return false
+    for (const recipient of this.recipients(hint)) {
+      try {
+        const response = await transport.request(recipient, 'replica.put', {partition: hint.partition, key: hint.key, object: bytes}, {timeoutMs: hintDeliveryTimeoutMs})
+        health.heard(recipient)
+        if (!response.ok) return false
+      } catch (error) {
+        health.failed(recipient, error)
+        return false
+      }
     }
     // Under the key's lock: only the copy that was delivered settles the hint. A write that
     // arrived meanwhile keeps the hint, and the next round delivers the newer copy.

@@ -53,6 +53,7 @@ import {
 import {GetQuorum, PutQuorum, checkQuorumParameters, type GetReply, type PutReply, type ReplicaTarget} from '../core/quorum.js'
 import {preferenceList} from '../core/ring.js'
 import type {Background} from './background.js'
+import type {Actors} from './actors.js'
 import type {DotCounter} from './counter.js'
 import type {Health} from './health.js'
 import type {Hints} from './hints.js'
@@ -73,6 +74,9 @@ export interface NodeConfig {
    * the replica as timed out. */
   readonly requestTimeoutMs: number
   readonly valueBytesMax: number
+  /** False when the store may lose acknowledged writes in a crash (sync other than
+   * `always`): each start then writes as a new actor (actors.ts). Default true. */
+  readonly durableWrites?: boolean
 }
 
 export interface KvOptions {
@@ -85,6 +89,17 @@ export interface KvOptions {
   readonly transport: Transport
   readonly clock: Clock
   readonly counter: DotCounter
+  readonly actors: Actors
+}
+
+export class NotAReplicaError extends DynError {
+  constructor(node: string) {
+    super(`node ${node} does not replicate the key in its current view of the cluster`, {
+      code: 'NOT_A_REPLICA',
+      exitCode: exitCodes.quorumNotMet,
+      suggestion: 'retry: the nodes disagree for a moment about which replicas are reachable',
+    })
+  }
 }
 
 export class ForwardOutcomeUnknownError extends DynError {
@@ -181,7 +196,12 @@ export class KvService {
     checkValue(request.value, this.config.valueBytesMax)
     const context = this.decodeContext(request.context)
     const targets = this.replicasOf(request.key)
-    if (!this.replicates(targets) && request.forwarded !== true) return this.forward('kv.put', request, targets)
+    if (!this.replicates(targets)) {
+      // A write is coordinated only by one of its replicas: the put rule runs on the
+      // coordinator's own copy (actors.ts says why that matters).
+      if (request.forwarded === true) throw new NotAReplicaError(this.name)
+      return this.forward('kv.put', request, targets)
+    }
     return this.write(request.key, {kind: 'value', value: request.value}, context, request.w, targets)
   }
 
@@ -191,7 +211,12 @@ export class KvService {
   private async coordinateDelete(request: DeleteRequest): Promise<PutResponse> {
     checkKey(request.key)
     const targets = this.replicasOf(request.key)
-    if (!this.replicates(targets) && request.forwarded !== true) return this.forward('kv.delete', request, targets)
+    if (!this.replicates(targets)) {
+      // A write is coordinated only by one of its replicas: the put rule runs on the
+      // coordinator's own copy (actors.ts says why that matters).
+      if (request.forwarded === true) throw new NotAReplicaError(this.name)
+      return this.forward('kv.delete', request, targets)
+    }
     let context = this.decodeContext(request.context)
     if (request.context === undefined) {
       const read = await this.coordinateGet({key: request.key, forwarded: true})
@@ -214,16 +239,12 @@ export class KvService {
     const quorum = new PutQuorum({coordinator: this.name, n: this.config.n, w, replicas: targets})
     const startedMs = this.options.clock.nowMs()
     // Step 1: the put rule on the coordinator's own copy, persisted. A refusal (sibling
-    // limit) or a failed local write ends the request here: the replicas get nothing. A
-    // coordinator that is not one of the targets (a forwarded request, its sender's view of
-    // the healthy nodes differing from this node's) applies the rule to no copy and writes
-    // nothing locally; its dot counters are node-wide (counter.ts), so that is safe.
+    // limit) or a failed local write ends the request here: the replicas get nothing.
     const self = targets.find((target) => target.node === this.name)
-    const {put, written} = await this.applyWrite({partition, key, write, context, local: self !== undefined})
-    if (self !== undefined) {
-      if (self.fallbackFor !== undefined) await this.options.hints.record({target: self.fallbackFor, partition, key})
-      quorum.addReply({node: this.name, kind: 'ok', ms: this.options.clock.nowMs() - startedMs, ...fallbackField(self)})
-    }
+    assert(self !== undefined, 'a write is coordinated by one of its targets')
+    const {put, written} = await this.applyWrite({partition, key, write, context})
+    if (self.fallbackFor !== undefined) await this.options.hints.record({target: self.fallbackFor, partition, key})
+    quorum.addReply({node: this.name, kind: 'ok', ms: this.options.clock.nowMs() - startedMs, ...fallbackField(self)})
     // Step 2: the other replicas merge the new object.
     const encoded = encodeObject(written)
     const others = targets.filter((target) => target.node !== this.name)
@@ -242,7 +263,8 @@ export class KvService {
     }
   }
 
-  /** The put rule with a fresh dot counter, on the local copy when `local`. The counter
+  /** The put rule with a fresh dot counter, on the local copy, as this node's current
+   * actor for the partition (actors.ts). The counter
    * must be newer than every counter of this node the copy or the context has seen; when
    * a concurrent write or a crafted context got there first, draw again. */
   private async applyWrite(options: {
@@ -250,21 +272,22 @@ export class KvService {
     key: Uint8Array
     write: Write
     context: VersionVector
-    local: boolean
   }): Promise<{put: PutResult; written: StoredObject}> {
     const {partition, key, write, context} = options
-    let seen = counterOf(context, this.name)
+    const actor = this.options.actors.actorFor(partition)
+    this.options.actors.noteWrite(partition)
+    let seen = counterOf(context, actor)
     for (let attempt = 0; attempt < counterAttemptsMax; attempt++) {
       const counter = await this.options.counter.next(seen)
       let put: PutResult | undefined
       const change = (current: StoredObject | undefined): StoredObject => {
-        seen = Math.max(seen, counterOf(current?.vv ?? emptyVersionVector, this.name))
+        seen = Math.max(seen, counterOf(current?.vv ?? emptyVersionVector, actor))
         if (counter <= seen) throw counterOvertaken
-        put = applyPut(current, {coordinator: this.name, context, write, counter})
+        put = applyPut(current, {coordinator: actor, context, write, counter})
         return put.object
       }
       try {
-        const written = options.local ? (await this.options.objects.update(partition, key, change)).after : change(undefined)
+        const written = (await this.options.objects.update(partition, key, change)).after
         assert(put !== undefined && written !== undefined, 'the put rule ran')
         return {put, written}
       } catch (error) {
@@ -295,6 +318,11 @@ export class KvService {
           timeoutMs: forwardTimeoutMs(this.config.requestTimeoutMs),
         })
         this.options.health.heard(target.node)
+        // Its view of the healthy replicas differs from this node's: it did nothing, try the next.
+        if (!response.ok && response.error.code === 'NOT_A_REPLICA') {
+          problems.push(`${target.node}: ${response.error.message}`)
+          continue
+        }
         return response
       } catch (error) {
         this.options.health.failed(target.node, error)

@@ -11,9 +11,17 @@
 // the partitions on disk and the hints.
 import {DynError} from '../core/errors.js'
 import {createView, type View} from '../core/membership.js'
+import {preferenceList} from '../core/ring.js'
 import {failure, type MessageType, type RequestOf, type ResponseOf} from '../core/protocol.js'
+import {AntiEntropy, type AntiEntropySettings} from './anti-entropy.js'
+import {LatencyTracker} from './anti-entropy-latency.js'
+import {Admin} from './admin.js'
+import {Actors} from './actors.js'
 import {Background} from './background.js'
 import {DotCounter} from './counter.js'
+import {Faults} from './faults.js'
+import {Gossip, joiningView} from './gossip.js'
+import {Handoff} from './handoff.js'
 import {Health} from './health.js'
 import {Hints, hintsPartition} from './hints.js'
 import {KvService, type NodeConfig} from './kv.js'
@@ -40,9 +48,19 @@ export interface NodeOptions {
   readonly ports: NodePorts
   /** Failures of background work: bugs, reported instead of lost. */
   readonly onError?: (error: unknown) => void
+  /** Anti-entropy tuning (anti-entropy.ts antiEntropyDefaults). */
+  readonly antiEntropy?: Partial<AntiEntropySettings>
+  /** Addresses of nodes to gossip with while no other member is known (a node joining an
+   * existing cluster is started with them and without being one of `members`). */
+  readonly seeds?: readonly string[]
+  /** This node's own address and weight, for when it is not one of `members`. */
+  readonly self?: {readonly address: string; readonly weight?: number}
 }
 
 type Handler = (request: never) => Promise<unknown>
+
+/** Client requests: their latency is what background work must not degrade. */
+const foregroundTypes: ReadonlySet<MessageType> = new Set(['kv.get', 'kv.put', 'kv.delete'])
 
 export class Node {
   readonly config: NodeConfig
@@ -51,7 +69,15 @@ export class Node {
   readonly health: Health
   readonly hints: Hints
   readonly kv: KvService
+  readonly antiEntropy: AntiEntropy
+  /** Durations of client requests (kv.*), which background work yields to. */
+  readonly latency: LatencyTracker
+  readonly faults: Faults
   readonly counter: DotCounter
+  readonly actors: Actors
+  readonly gossip: Gossip
+  readonly handoff: Handoff
+  private readonly admin: Admin
   private readonly ports: NodePorts
   private readonly background: Background
   private readonly handlers: Partial<Record<MessageType, Handler>>
@@ -61,10 +87,13 @@ export class Node {
   constructor(options: NodeOptions) {
     this.config = options.config
     this.ports = options.ports
-    const initial: View = createView({partitionCount: options.partitionCount, replicas: options.config.n, members: options.members})
+    const initial: View = options.members.some((member) => member.name === options.config.name)
+      ? createView({partitionCount: options.partitionCount, replicas: options.config.n, members: options.members})
+      : joiningView({self: {name: options.config.name, address: options.self?.address ?? '', ...(options.self?.weight === undefined ? {} : {weight: options.self.weight})}, partitionCount: options.partitionCount, replicas: options.config.n})
     this.view = new ClusterView(options.config.name, initial)
     this.background = new Background(options.onError ?? ((error) => this.errors.push(error)))
-    this.objects = new LocalObjects(options.ports.store)
+    this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true)
+    this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition)})
     this.counter = new DotCounter(options.ports.meta)
     this.health = new Health(this.config.name, options.ports)
     this.hints = new Hints({
@@ -76,6 +105,7 @@ export class Node {
       background: this.background,
       replicates: (partition) => this.kv.replicatesPartition(partition),
       members: () => this.view.view.members.map((member) => member.name),
+      primariesOf: (partition) => preferenceList(this.view.ring, {partition}, {n: this.config.n}).primaries,
     })
     this.kv = new KvService({
       config: this.config,
@@ -87,9 +117,61 @@ export class Node {
       transport: options.ports.transport,
       clock: options.ports.clock,
       counter: this.counter,
+      actors: this.actors,
+    })
+    this.faults = new Faults({self: this.config.name, control: options.ports.faults, members: () => this.view.view.members.map((member) => member.name)})
+    this.latency = new LatencyTracker(options.ports.clock)
+    this.antiEntropy = new AntiEntropy({
+      self: this.config.name,
+      n: this.config.n,
+      view: this.view,
+      objects: this.objects,
+      health: this.health,
+      latency: this.latency,
+      background: this.background,
+      ports: options.ports,
+      ...(options.antiEntropy === undefined ? {} : {settings: options.antiEntropy}),
+    })
+    this.gossip = new Gossip({
+      self: this.config.name,
+      view: this.view,
+      meta: options.ports.meta,
+      transport: options.ports.transport,
+      clock: options.ports.clock,
+      random: options.ports.random,
+      health: this.health,
+      background: this.background,
+      partitionCount: options.partitionCount,
+      replicas: options.config.n,
+      seeds: options.seeds ?? [],
+    })
+    this.handoff = new Handoff({
+      self: this.config.name,
+      n: this.config.n,
+      view: this.view,
+      objects: this.objects,
+      transport: options.ports.transport,
+      clock: options.ports.clock,
+      health: this.health,
+      background: this.background,
+      onHandedOff: () => this.gossip.markSelfLeft(),
+    })
+    this.admin = new Admin({
+      self: this.config.name,
+      view: this.view,
+      gossip: this.gossip,
+      transport: options.ports.transport,
+      background: this.background,
+      suspects: () => this.health.suspects(),
+      hintsPending: () => this.hints.pending,
+      handoffs: () => this.handoff.status(),
     })
     this.handlers = {
       ...this.kv.handlers,
+      ...this.gossip.handlers,
+      ...this.admin.handlers,
+      ...this.antiEntropy.handlers,
+      ...this.faults.handlers,
       'node.ping': async () => ({ok: true}),
     }
   }
@@ -98,24 +180,32 @@ export class Node {
     return this.config.name
   }
 
-  /** Loads what the node persisted: the Merkle trees of its partitions and its hints. */
+  /** Loads what the node persisted: the membership view (gossip.ts; a Q or N mismatch
+   * refuses to start), the Merkle trees of its partitions and its hints; then plans the
+   * ownership handoffs left to do (handoff.ts). */
   async start(): Promise<void> {
+    await this.gossip.load()
     const partitions = (await this.ports.store.partitions()).filter((partition) => partition !== hintsPartition)
     await this.counter.load()
+    await this.actors.load()
     await this.objects.load(partitions)
     await this.hints.load()
+    this.handoff.plan()
   }
 
   /** Handles one request from a client or a peer. Expected errors come back as failures;
    * only bugs throw. */
   async handle<T extends MessageType>(type: T, request: RequestOf<T>): Promise<ResponseOf<T>> {
     const handler = this.handlers[type]
+    const startedMs = this.ports.clock.nowMs()
     try {
       if (handler === undefined) throw new DynError(`node ${this.name} does not handle ${type}`, {code: 'UNSUPPORTED'})
       return (await handler(request as never)) as ResponseOf<T>
     } catch (error) {
       if (error instanceof DynError) return failure(error) as ResponseOf<T>
       throw error
+    } finally {
+      if (foregroundTypes.has(type)) this.latency.record(this.ports.clock.nowMs() - startedMs)
     }
   }
 
@@ -123,6 +213,9 @@ export class Node {
   tick(): void {
     for (const ping of this.health.tick(this.view.peers())) this.background.track(ping)
     this.hints.tick()
+    this.antiEntropy.tick()
+    this.gossip.tick()
+    this.handoff.tick()
   }
 
   /** Resolves once no background work is left. */

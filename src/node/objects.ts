@@ -48,9 +48,14 @@ export class LocalObjects {
   private readonly locks = new KeyedLock()
   private readonly indexes = new Map<number, PartitionIndex>()
 
-  constructor(store: ObjectStore, options: {segments?: number} = {}) {
+  /** Runs before any copy of the partition is deleted (actors.ts: the writer identity moves
+   * on first, so no later write can cover what the deleted copy held). */
+  private readonly beforeRemoval: (partition: number) => Promise<void>
+
+  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>} = {}) {
     this.store = store
     this.segments = options.segments ?? merkleSegmentsDefault
+    this.beforeRemoval = options.beforeRemoval ?? (async () => undefined)
   }
 
   /** Builds the trees of the given partitions from what the store holds. Call before
@@ -99,6 +104,7 @@ export class LocalObjects {
     return this.locks.run(lockName(partition, key), async () => {
       const current = await this.store.get(partition, key)
       return task(current, async () => {
+        await this.beforeRemoval(partition)
         await this.store.delete(partition, key)
         this.unindexKey(this.index(partition), key)
       })
@@ -136,6 +142,7 @@ export class LocalObjects {
   }
 
   async drop(partition: number): Promise<void> {
+    await this.beforeRemoval(partition)
     await this.store.drop(partition)
     this.indexes.delete(partition)
   }

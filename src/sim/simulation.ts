@@ -372,7 +372,7 @@ class World {
     const joiner = !this.config.nodes.includes(name)
     const node = new Node({
       ...(joiner ? {seeds: this.config.nodes, self: {address: addressOf(this.names.indexOf(name))}} : {}),
-      config: {name, cluster: clusterName, n: this.config.n, r: this.config.r, w: this.config.w, requestTimeoutMs, valueBytesMax: 1024},
+      config: {name, cluster: clusterName, n: this.config.n, r: this.config.r, w: this.config.w, requestTimeoutMs, valueBytesMax: 1024, durableWrites: this.config.sync.kind === 'always'},
       members: this.config.nodes.map((member, index) => ({name: member, address: addressOf(index)})),
       partitionCount: this.config.partitionCount,
       ports: {

@@ -90,9 +90,15 @@ describe('a local cluster of three real nodes', () => {
     ])
     expectOk(first)
     expectOk(second)
-    const both = expectOk(await dyn(['get', 'fruit', '--dir', dir, '--r', '3', '--show-clock', '--json'])) as {siblings: {value: string}[]; context: string; clock: string}
+    const both = expectOk(await dyn(['get', 'fruit', '--dir', dir, '--r', '3', '--show-clock', '--json'])) as {
+      siblings: {value: string; dot: {node: string; counter: number}}[]
+      context: string
+      clock: string
+    }
     expect(both.siblings.map((sibling) => sibling.value).sort()).toEqual(['apple', 'pear'])
-    expect(both.clock).toMatch(/n1:1, n2:1/)
+    // Two blind writes: the context covers exactly their two dots, one from each coordinator.
+    expect(both.siblings.map((sibling) => sibling.dot.node).sort()).toEqual(['n1', 'n2'])
+    expect(both.clock).toBe(both.siblings.map((sibling) => `${sibling.dot.node}:${sibling.dot.counter}`).sort().join(', '))
     expectOk(await dyn(['put', 'fruit', 'fig', '--dir', dir, '--context', both.context, '--w', '3', '--json']))
     const reader = client(3)
     try {

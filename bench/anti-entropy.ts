@@ -1,0 +1,234 @@
+// Anti-entropy benchmark (not a test), DESIGN §5 and issue 5's measurements:
+//
+//   1. time to converge after a partition heals with 100k keys: a 3-node cluster
+//      (N=3 R=2 W=2, Q=64, real processes), n3 stopped — cut off from everything — while
+//      100k keys (100-byte values) are written with W=2 to n1 and n2; with three nodes there
+//      is no fallback, so no hint exists and only anti-entropy can bring n3 up to date. n3
+//      starts again; the clock runs from its /health answering until every partition's tree
+//      is equal on all three nodes (tree.branches of every partition, polled every 250 ms).
+//   2. foreground p99 with anti-entropy running versus idle: closed-loop clients (50% get,
+//      50% put of 1 KiB values on the keys of step 1) for a few seconds on the converged
+//      cluster (anti-entropy idle: its exchanges find equal trees), then again right after
+//      n3 returned from a second cut-off with another 100k keys to catch up (anti-entropy
+//      repairing at its rate limit, backing off when the p99 rises).
+//
+//   npx tsx bench/anti-entropy.ts                 (about 3 minutes)
+//   npx tsx bench/anti-entropy.ts --keys 20000 --seconds 5
+//
+// Nodes run from the sources (`node --import tsx bin/dev.js node start`), one process each,
+// sync=none (durability is beside the point here and fsyncs would dominate the load phase).
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {cpus, tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {fileURLToPath} from 'node:url'
+import {DynClient} from '../src/client/index.js'
+import {differingPartitions} from '../src/client/merkle.js'
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: number): number => {
+  const index = args.indexOf(`--${name}`)
+  return index >= 0 ? Number(args[index + 1]) : fallback
+}
+const keyCount = option('keys', 100_000)
+const loadSeconds = option('seconds', 10)
+const writeConcurrency = 64
+const loadConcurrency = 16
+const partitions = 64
+const basePort = 31_000 + Math.floor(Math.random() * 1000) * 10
+const root = fileURLToPath(new URL('..', import.meta.url))
+const names = ['n1', 'n2', 'n3']
+const addresses = names.map((_, i) => `127.0.0.1:${basePort + i}`)
+const children = new Map<string, ChildProcess>()
+let dir = ''
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`)
+}
+
+async function writeConfigs(): Promise<void> {
+  const members = names.map((name, i) => ({name, address: addresses[i]!, weight: 1}))
+  for (const [i, name] of names.entries()) {
+    await mkdir(join(dir, name), {recursive: true})
+    const config = {
+      cluster: 'bench',
+      name,
+      listen: {host: '127.0.0.1', port: basePort + i},
+      http: {host: '127.0.0.1', port: basePort + 100 + i},
+      dataDir: join(dir, name, 'data'),
+      members,
+      n: 3,
+      r: 2,
+      w: 2,
+      partitions,
+      sync: 'none',
+    }
+    await writeFile(join(dir, name, 'node.json'), JSON.stringify(config))
+  }
+}
+
+async function startNode(name: string): Promise<void> {
+  const i = names.indexOf(name)
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin/dev.js'), 'node', 'start', '--config', join(dir, name, 'node.json')], {stdio: ['ignore', 'ignore', 'inherit']})
+  children.set(name, child)
+  child.once('exit', (code, signal) => {
+    if (children.get(name) === child) log(`node ${name} exited (${signal ?? code})`)
+  })
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${basePort + 100 + i}/health`)).ok, `node ${name}`)
+}
+
+async function stopNode(name: string): Promise<void> {
+  const child = children.get(name)
+  if (child === undefined) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+  children.delete(name)
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    if (await check().catch(() => false)) return
+    await sleep(100)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+async function writeKeys(client: DynClient, prefix: string, valueBytes: number): Promise<void> {
+  const value = new Uint8Array(valueBytes).fill(97)
+  let next = 0
+  await Promise.all(
+    Array.from({length: writeConcurrency}, async () => {
+      for (let i = next++; i < keyCount; i = next++) await putWithRetries(client, `${prefix}-${i}`, value)
+    }),
+  )
+}
+
+/** A node that just started or stopped may be suspected or trusted a moment too long: retry. */
+async function putWithRetries(client: DynClient, key: string, value: Uint8Array): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.put(key, value, {w: 2})
+      return
+    } catch (error) {
+      if (attempt >= 50) throw error
+      await sleep(100)
+    }
+  }
+}
+
+/** Partitions not yet equal on every pair of nodes. */
+async function unequalPartitions(): Promise<number> {
+  const all = Array.from({length: partitions}, (_, p) => p)
+  const pairs = [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ] as const
+  const differing = new Set<number>()
+  for (const [a, b] of pairs) {
+    const pair = {a: {address: addresses[a]!}, b: {address: addresses[b]!}}
+    for (const p of await differingPartitions({cluster: 'bench', ...pair, partitions: all})) differing.add(p)
+  }
+  return differing.size
+}
+
+/** Seconds from now until every tree is equal. */
+async function timeToConverge(timeoutS: number): Promise<number> {
+  const startedMs = performance.now()
+  let lastLogMs = startedMs
+  for (;;) {
+    const unequal = await unequalPartitions()
+    const elapsedS = (performance.now() - startedMs) / 1000
+    if (unequal === 0) return elapsedS
+    if (elapsedS > timeoutS) throw new Error(`not converged after ${timeoutS} s: ${unequal} partitions differ`)
+    if (performance.now() - lastLogMs > 5_000) {
+      log(`  ${elapsedS.toFixed(0)} s: ${unequal} partitions still differ`)
+      lastLogMs = performance.now()
+    }
+    await sleep(250)
+  }
+}
+
+function p99(latencies: number[]): number {
+  const sorted = Float64Array.from(latencies).sort()
+  return sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))] ?? Number.NaN
+}
+
+/** Closed-loop clients for loadSeconds; p50/p99 in ms and throughput. */
+async function foregroundLoad(client: DynClient, prefix: string): Promise<{p50Ms: number; p99Ms: number; opsPerSecond: number; errors: number}> {
+  const value = new Uint8Array(1024).fill(98)
+  const latencies: number[] = []
+  let errors = 0
+  const endMs = performance.now() + loadSeconds * 1000
+  await Promise.all(
+    Array.from({length: loadConcurrency}, async (_, worker) => {
+      for (let i = 0; performance.now() < endMs; i++) {
+        const key = `${prefix}-${(worker * 7919 + i * 104_729) % keyCount}`
+        const startMs = performance.now()
+        try {
+          if (i % 2 === 0) await client.get(key)
+          else await client.put(key, value)
+          latencies.push(performance.now() - startMs)
+        } catch {
+          errors++
+        }
+      }
+    }),
+  )
+  const sorted = Float64Array.from(latencies).sort()
+  return {p50Ms: sorted[Math.floor(0.5 * sorted.length)] ?? Number.NaN, p99Ms: p99(latencies), opsPerSecond: latencies.length / loadSeconds, errors}
+}
+
+async function main(): Promise<void> {
+  dir = await mkdtemp(join(tmpdir(), 'dyn-bench-ae-'))
+  await writeConfigs()
+  const client = new DynClient({seeds: addresses, cluster: 'bench', routing: 'partition-aware'})
+  try {
+    log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`)
+    await startNode('n1')
+    await startNode('n2')
+    log(`writing ${keyCount} keys to n1 and n2 while n3 is cut off...`)
+    let startedMs = performance.now()
+    await writeKeys(client, 'a', 100)
+    log(`  ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
+    await startNode('n3')
+    log('n3 is back; waiting until every tree is equal...')
+    const convergeS = await timeToConverge(600)
+    log(`converged in ${convergeS.toFixed(1)} s`)
+
+    log(`foreground load, anti-entropy idle (${loadSeconds} s)...`)
+    const idle = await foregroundLoad(client, 'a')
+    log(`  p50 ${idle.p50Ms.toFixed(2)} ms, p99 ${idle.p99Ms.toFixed(2)} ms, ${idle.opsPerSecond.toFixed(0)} ops/s`)
+
+    await stopNode('n3')
+    log(`writing ${keyCount} more keys while n3 is cut off again...`)
+    startedMs = performance.now()
+    await writeKeys(client, 'b', 100)
+    log(`  ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
+    await startNode('n3')
+    await sleep(1_500) // let the peers hear from n3 again, so that n3's return is not what is measured
+    log(`foreground load while anti-entropy repairs n3 (${loadSeconds} s)...`)
+    const [busy, unequalBefore] = [await foregroundLoad(client, 'a'), await unequalPartitions()]
+    log(`  p50 ${busy.p50Ms.toFixed(2)} ms, p99 ${busy.p99Ms.toFixed(2)} ms, ${busy.opsPerSecond.toFixed(0)} ops/s; ${unequalBefore} partitions still differed after the load`)
+    const rest = await timeToConverge(600)
+    log(`  converged ${rest.toFixed(1)} s after the load ended`)
+    const result = {
+      machine: {cpus: cpus().length, model: cpus()[0]?.model, node: process.version},
+      keys: keyCount,
+      convergeSeconds: Number(convergeS.toFixed(1)),
+      idle,
+      antiEntropyRunning: busy,
+      p99Ratio: Number((busy.p99Ms / idle.p99Ms).toFixed(2)),
+    }
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  } finally {
+    await client.close()
+    for (const name of [...children.keys()]) await stopNode(name)
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+await main()

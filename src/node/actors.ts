@@ -1,0 +1,95 @@
+// Writer identities for dots ("actors"; Riak calls them vnode ids with epochs). A version
+// vector entry X:n claims that the object has seen every write of actor X to this key up to
+// n. That claim holds only while X's own copy of the key holds (or supersedes) every write
+// X made to it: X applies the put rule to its copy, so the object it sends out carries all
+// of X's earlier writes. When X's copy can have lost some of them, the next write must
+// come from a new actor, or its version vector would cover writes it never carried and
+// replicas would drop them (an acknowledged write lost). X's copy can lose its own writes
+// when:
+//   - X deletes copies of a partition: a fallback after delivering its hints, an old owner
+//     after handing the partition off, anti-entropy reaping tombstones;
+//   - X restarts after a crash that lost writes it had not synced (sync modes other than
+//     `always`: the put had already gone to other replicas).
+// So the actor of node X in partition p is X while nothing was ever lost, and `X~r.e`
+// afterwards: r counts restarts that may have lost writes, e counts deletions in p after
+// which the old actor had written. Both are persisted before the loss they guard against
+// can happen (before the delete; at start, before the first write). Node names cannot
+// contain `~` (daemon/config.ts), so actors never collide with another node's name.
+import type {MetaStore} from './ports.js'
+
+const documentName = 'actors'
+
+interface Persisted {
+  restarts: number
+  epochs: Record<string, number>
+}
+
+export class Actors {
+  private restarts = 0
+  private epochs = new Map<number, number>()
+  /** Partitions whose current actor has written since its epoch began. Unknown after a
+   * start, so every partition counts as used until its epoch moves on. */
+  private readonly used = new Set<number>()
+  private unknownUse = true
+  private readonly fresh = new Set<number>()
+  private saving: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly name: string,
+    private readonly meta: MetaStore,
+    /** False when acknowledged writes can be lost in a crash (sync mode other than always). */
+    private readonly durableWrites: boolean,
+  ) {}
+
+  /** Loads the epochs; a node whose writes may not have survived its last stop starts a new
+   * restart epoch, durably, before it writes anything. */
+  async load(): Promise<void> {
+    const bytes = await this.meta.read(documentName)
+    if (bytes !== undefined) {
+      const persisted = JSON.parse(new TextDecoder().decode(bytes)) as Persisted
+      this.restarts = persisted.restarts
+      this.epochs = new Map(Object.entries(persisted.epochs).map(([partition, epoch]) => [Number(partition), epoch]))
+    }
+    if (!this.durableWrites) {
+      this.restarts++
+      this.epochs.clear()
+      this.unknownUse = false
+      await this.save()
+    }
+  }
+
+  /** The actor for a new dot in `partition`. */
+  actorFor(partition: number): string {
+    const epoch = this.epochs.get(partition) ?? 0
+    return this.restarts === 0 && epoch === 0 ? this.name : `${this.name}~${this.restarts}.${epoch}`
+  }
+
+  /** Every actor this node has written as in `partition` (its own entries in version vectors). */
+  isOwnActor(actor: string): boolean {
+    return actor === this.name || actor.startsWith(`${this.name}~`)
+  }
+
+  /** Call before a write of this node's current actor in `partition` is persisted anywhere. */
+  noteWrite(partition: number): void {
+    this.used.add(partition)
+    this.fresh.delete(partition)
+  }
+
+  /** Call before deleting any copy in `partition`: moves to a new actor first if the
+   * current one has written there. */
+  async beforeRemoval(partition: number): Promise<void> {
+    const usedNow = this.used.has(partition) || (this.unknownUse && !this.fresh.has(partition))
+    if (!usedNow) return
+    this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1)
+    this.used.delete(partition)
+    this.fresh.add(partition)
+    await this.save()
+  }
+
+  private save(): Promise<void> {
+    const document: Persisted = {restarts: this.restarts, epochs: Object.fromEntries([...this.epochs].map(([partition, epoch]) => [String(partition), epoch]))}
+    const bytes = new TextEncoder().encode(JSON.stringify(document))
+    this.saving = this.saving.then(() => this.meta.write(documentName, bytes))
+    return this.saving
+  }
+}
