@@ -416,6 +416,10 @@ export class KvService {
    * acknowledging, so the write reaches its primary even if this node restarts. */
   private async replicaPut(request: ReplicaPutRequest): Promise<ReplicaPutResponse> {
     this.checkPartition('replica.put', request.partition, request.key)
+    // A copy without a hint is only kept by a replica: a sender with an older view of the
+    // ring (a hint's old target, a handoff, a repair) tries again once the views agree,
+    // instead of leaving a copy here that nothing would ever account for.
+    if (request.hintFor === undefined) this.checkReplica(request.partition)
     await this.options.objects.merge(request.partition, request.key, decodeObject(request.object))
     if (request.hintFor !== undefined && request.hintFor !== this.name) {
       await this.options.hints.record({target: request.hintFor, partition: request.partition, key: request.key})
@@ -425,6 +429,7 @@ export class KvService {
 
   private async replicaPutMany(request: ReplicaPutManyRequest): Promise<ReplicaPutResponse> {
     for (const key of request.keys) this.checkPartition('replica.putMany', request.partition, key)
+    this.checkReplica(request.partition)
     const objects = request.objects.map((bytes) => decodeObject(bytes))
     await Promise.all(request.keys.map((key, i) => this.options.objects.merge(request.partition, key, objects[i]!)))
     return {ok: true}
@@ -442,6 +447,10 @@ export class KvService {
 
   private partitionOf(key: Uint8Array): number {
     return partitionOfKey(key, this.options.view.ring.partitionCount)
+  }
+
+  private checkReplica(partition: number): void {
+    if (!this.replicatesPartition(partition)) throw new NotAReplicaError(this.name)
   }
 
   private checkPartition(type: string, partition: number, key: Uint8Array): void {

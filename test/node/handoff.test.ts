@@ -139,7 +139,7 @@ describe('ownership handoff', () => {
     expect(await readAll(cluster.node('n2'), 3)).toEqual([])
   })
 
-  it('sends a key written during the handoff in another pass instead of dropping it', async () => {
+  it('refuses a late replica write for a partition it no longer replicates, and still hands off and drops everything', async () => {
     const cluster = new MembershipCluster({names: ['n1', 'n2', 'n3', 'n4']})
     await cluster.start()
     await writeKeys(cluster.node('n1'))
@@ -152,8 +152,10 @@ describe('ownership handoff', () => {
     const object = (await cluster.node('n1').handle('kv.put', {key: late, value: bytes('late value')}))
     expect(object.ok).toBe(true)
     const copy = await cluster.node('n1').objects.readBytes(task.partition, late)
+    // n4 no longer replicates the partition in its view: it refuses rather than keep a copy
+    // no handoff pass or hint would account for; the sender retries where the key belongs.
     const put = await cluster.node('n4').handle('replica.put', {partition: task.partition, key: late, object: copy!})
-    expect(put.ok).toBe(true)
+    expect(put.ok ? 'ok' : put.error.code).toBe('NOT_A_REPLICA')
     await cluster.until(() => cluster.node('n1').view.member('n4')?.status === 'left')
     const read = await cluster.node('n2').handle('kv.get', {key: late, r: 3})
     expect(read.ok && read.found).toBe(true)
