@@ -54,6 +54,10 @@ async function run(command: string, args: readonly string[]): Promise<void> {
 export async function ensureIpCommand(): Promise<void> {
   const found = await execa('ip', ['-V'], {reject: false})
   if (found.exitCode === 0) return
+  // A fresh machine may have no package lists yet.
+  const installed = await execa('apt-get', ['install', '-y', 'iproute2'], {reject: false})
+  if (installed.exitCode === 0) return
+  await run('apt-get', ['update'])
   await run('apt-get', ['install', '-y', 'iproute2'])
 }
 
