@@ -36,7 +36,8 @@ const loadSeconds = option('seconds', 10)
 const writeConcurrency = 64
 const loadConcurrency = 16
 const partitions = 64
-const basePort = 31_000 + Math.floor(Math.random() * 1000) * 10
+// Below Linux's ephemeral range (32768..), where outgoing connections could take our ports.
+const basePort = 20_000 + Math.floor(Math.random() * 1000) * 10
 const root = fileURLToPath(new URL('..', import.meta.url))
 const names = ['n1', 'n2', 'n3']
 const addresses = names.map((_, i) => `127.0.0.1:${basePort + i}`)
@@ -81,10 +82,14 @@ async function startNode(name: string): Promise<void> {
 async function stopNode(name: string): Promise<void> {
   const child = children.get(name)
   if (child === undefined) return
+  if (child.exitCode !== null || child.signalCode !== null) {
+    children.delete(name)
+    return
+  }
   const exited = new Promise((resolve) => child.once('exit', resolve))
+  children.delete(name)
   child.kill('SIGTERM')
   await exited
-  children.delete(name)
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
