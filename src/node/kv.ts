@@ -437,8 +437,14 @@ export class KvService {
 
   // ---- helpers ----
 
+  /** The replicas to ask: healthy primaries, a healthy fallback for each suspected primary
+   * (sloppy quorum), and suspected primaries for which no fallback is left: asking them
+   * costs at most a timeout, while leaving them out would fail a quorum that needs them
+   * before anyone was asked (a node just started, still suspecting peers it has not heard
+   * from yet, would refuse R=N reads). */
   private replicasOf(key: Uint8Array): readonly ReplicaTarget[] {
-    return preferenceList(this.options.view.ring, {key}, {n: this.config.n, healthy: this.options.health.predicate()}).targets
+    const list = preferenceList(this.options.view.ring, {key}, {n: this.config.n, healthy: this.options.health.predicate()})
+    return [...list.targets, ...list.unreplaced.map((node) => ({node}))]
   }
 
   private replicates(targets: readonly ReplicaTarget[]): boolean {

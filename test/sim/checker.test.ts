@@ -9,7 +9,13 @@ import {runSimulation, SimulationFailure, type RequestHandler, type SimulationOp
 
 /** The ways an acknowledged write can go missing: gone from every replica, never stored
  * under its dot, stored with another value, or its dot reissued to another write. */
-const writeLoss = ['no acknowledged write lost', 'an acknowledged dot is its write', 'an acknowledged write keeps its value', 'one dot names one write']
+const writeLoss = [
+  'no acknowledged write lost',
+  'an acknowledged dot is its write',
+  'an acknowledged write keeps its value',
+  'one dot names one write',
+  'a replica drops only covered siblings',
+]
 
 /** Runs seeds from 1 until one fails; returns the failure. */
 async function firstFailure(options: Omit<SimulationOptions, 'seed'>, seedsMax: number): Promise<SimulationFailure> {
