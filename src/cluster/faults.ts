@@ -9,17 +9,12 @@
 // A node that is not running is skipped: its peers drop its traffic anyway once it comes
 // back, but it starts with no cut of its own; run `partition` again after starting it.
 import {resolve} from 'node:path'
-import {parseAddress} from '../client/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
-import {NodeFailureError, type WireError} from '../core/protocol.js'
-import {connect} from '../net/index.js'
+import {adminRequest} from './admin-request.js'
 import {UnknownClusterNodeError} from './errors.js'
 import {addressOf, readClusterFile, type NodeEntry} from './layout.js'
 import {isNodeProcess} from './processes.js'
 
-/** How long one admin request (connect, hello and answer) may take: a serving node answers
- * admin.faults at once; 5 s covers a node busy with a burst of hints on a loaded machine. */
-export const adminRequestTimeoutMs = 5_000
 
 export class PartitionGroupsError extends DynError {
   constructor(problem: string) {
@@ -41,15 +36,6 @@ export class FaultsNotAppliedError extends DynError {
   }
 }
 
-export class BadAdminResponseError extends DynError {
-  constructor(address: string, type: string) {
-    super(`the node at ${address} answered ${type} with a malformed response`, {
-      code: 'BAD_RESPONSE',
-      exitCode: exitCodes.error,
-      suggestion: 'run the same dyn version on every node of the cluster',
-    })
-  }
-}
 
 /** Splits `n1,n2 n3` style arguments into groups of names. */
 export function parseGroups(args: readonly string[]): string[][] {
@@ -140,28 +126,3 @@ async function applyCuts(options: {cluster: string; nodes: readonly NodeEntry[];
   return results
 }
 
-type AdminType = 'admin.faults' | 'admin.status'
-
-/** Sends one admin request to the node at `address` as a client and returns the JSON
- * document it answered; a failure answer is thrown as NodeFailureError. */
-export async function adminRequest(options: {address: string; cluster: string; type: AdminType; payload: unknown; timeoutMs?: number}): Promise<unknown> {
-  const timeoutMs = options.timeoutMs ?? adminRequestTimeoutMs
-  const {host, port} = parseAddress(options.address)
-  const connection = await connect({host, port, identity: {cluster: options.cluster, role: 'client', name: `dyn-cluster-${process.pid}`}, connectTimeoutMs: timeoutMs})
-  try {
-    const reply = (await connection.request(options.type, options.payload, {timeoutMs})) as {ok?: unknown; json?: unknown; error?: unknown}
-    if (reply.ok === false && typeof reply.error === 'object' && reply.error !== null) throw new NodeFailureError(reply.error as WireError)
-    if (reply.ok !== true || typeof reply.json !== 'string') throw new BadAdminResponseError(options.address, options.type)
-    return parseJson(reply.json, () => new BadAdminResponseError(options.address, options.type))
-  } finally {
-    await connection.close()
-  }
-}
-
-function parseJson(text: string, onError: () => Error): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    throw onError()
-  }
-}

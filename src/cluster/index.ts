@@ -13,9 +13,6 @@ export {resolveTarget, type Target, type TargetOptions} from './target.js'
 export {killProcess} from './processes.js'
 export {findNode, killNode, startNode, stopNode, type KillResult, type NodeCommandOptions, type StartResult, type StopResult} from './lifecycle.js'
 export {
-  adminRequest,
-  adminRequestTimeoutMs,
-  BadAdminResponseError,
   FaultsNotAppliedError,
   heal,
   parseGroups,
@@ -28,14 +25,12 @@ export {
 } from './faults.js'
 export {
   allocateNode,
-  BadMembershipResponseError,
   clear,
   clusterMembership,
   commit,
   join,
   leave,
-  membershipRequest,
-  membershipRequestTimeoutMs,
+  claimantRequestTimeoutMs,
   membershipText,
   NoRunningNodeError,
   plan,
@@ -51,3 +46,4 @@ export {
   type PlanDocument,
   type StageResult,
 } from './membership.js'
+export {adminRequest, adminRequestTimeoutMs, BadAdminResponseError, type AdminType} from './admin-request.js'

@@ -9,20 +9,19 @@
 import {mkdir} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import Table from 'cli-table3'
-import {parseAddress} from '../client/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
-import {NodeFailureError, type AdminStageRequest, type MessageType, type WireError} from '../core/protocol.js'
+import type {AdminStageRequest} from '../core/protocol.js'
 import {nodeWeightMax} from '../core/ring.js'
-import {connect} from '../net/index.js'
+import {adminRequest, BadAdminResponseError, type AdminType} from './admin-request.js'
 import {ClusterParameterError, UnknownClusterNodeError} from './errors.js'
 import {addressOf, httpAddressOf, nodePaths, readClusterFile, writeClusterFile, writeNodeConfig, type ClusterFile, type NodeEntry} from './layout.js'
 import {isNodeProcess, stopProcess} from './processes.js'
 import {programCommand, type ProgramCommand} from './program.js'
 import {checkNodePorts, httpPortOffset, localNodesMax, nodeConfig, spawnNode, upTimeoutMsDefault, waitHealthy} from './up.js'
 
-/** One admin request (connect, hello, answer). A plan or commit is forwarded once to the
- * claimant, which waits up to 5 s itself (src/node/admin.ts claimantTimeoutMs). */
-export const membershipRequestTimeoutMs = 12_000
+/** Membership requests: a plan or commit is forwarded once to the claimant, which waits up
+ * to 5 s itself (src/node/admin.ts claimantTimeoutMs). */
+export const claimantRequestTimeoutMs = 12_000
 
 /** Grace before SIGKILL when a joining node that never became healthy is stopped. */
 const failedJoinGraceMs = 2_000
@@ -37,38 +36,10 @@ export class NoRunningNodeError extends DynError {
   }
 }
 
-export class BadMembershipResponseError extends DynError {
-  constructor(address: string, type: string, problem: string) {
-    super(`node ${address} answered ${type} with an unexpected document: ${problem}`, {
-      code: 'BAD_RESPONSE',
-      suggestion: 'run the same dyn version on every node of the cluster',
-    })
-  }
-}
-
-type MembershipType = Extract<MessageType, 'admin.status' | 'admin.stage' | 'admin.plan' | 'admin.commit'>
 
 /** Errors after which the next node is asked: the request never reached a node. */
 const notReachedCodes: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'TIMEOUT', 'CONNECTION_CLOSED'])
 
-/** Sends one admin request to the node at `address`; returns its JSON document. */
-export async function membershipRequest(options: {address: string; cluster: string; type: MembershipType; payload: unknown; timeoutMs?: number}): Promise<unknown> {
-  const timeoutMs = options.timeoutMs ?? membershipRequestTimeoutMs
-  const {host, port} = parseAddress(options.address)
-  const connection = await connect({host, port, identity: {cluster: options.cluster, role: 'client', name: `dyn-cluster-${process.pid}`}, connectTimeoutMs: timeoutMs})
-  try {
-    const reply = (await connection.request(options.type, options.payload, {timeoutMs})) as {ok?: unknown; json?: unknown; error?: unknown}
-    if (reply.ok === false && typeof reply.error === 'object' && reply.error !== null) throw new NodeFailureError(reply.error as WireError)
-    if (reply.ok !== true || typeof reply.json !== 'string') throw new BadMembershipResponseError(options.address, options.type, 'no json field')
-    try {
-      return JSON.parse(reply.json) as unknown
-    } catch {
-      throw new BadMembershipResponseError(options.address, options.type, 'not JSON')
-    }
-  } finally {
-    await connection.close()
-  }
-}
 
 export interface MembershipTarget {
   readonly dir: string
@@ -78,7 +49,7 @@ export interface MembershipTarget {
 }
 
 /** Asks the first node that can be reached. */
-async function askAny(target: MembershipTarget, type: MembershipType, payload: unknown): Promise<{address: string; document: Record<string, unknown>}> {
+async function askAny(target: MembershipTarget, type: AdminType, payload: unknown): Promise<{address: string; document: Record<string, unknown>}> {
   const dir = resolve(target.dir)
   let addresses = target.addresses
   let cluster = target.cluster
@@ -90,8 +61,8 @@ async function askAny(target: MembershipTarget, type: MembershipType, payload: u
   const problems: string[] = []
   for (const address of addresses) {
     try {
-      const document = await membershipRequest({address, cluster, type, payload})
-      if (typeof document !== 'object' || document === null) throw new BadMembershipResponseError(address, type, 'not an object')
+      const document = await adminRequest({address, cluster, type, payload, timeoutMs: claimantRequestTimeoutMs})
+      if (typeof document !== 'object' || document === null) throw new BadAdminResponseError(address, type, 'not an object')
       return {address, document: document as Record<string, unknown>}
     } catch (error) {
       if (!(error instanceof DynError) || !notReachedCodes.has(error.code)) throw error
@@ -226,9 +197,9 @@ export async function commit(target: MembershipTarget): Promise<PlanDocument> {
 
 function checkPlan(address: string, type: string, document: Record<string, unknown>): PlanDocument {
   for (const field of ['transitions', 'transfers', 'warnings'] as const) {
-    if (!Array.isArray(document[field])) throw new BadMembershipResponseError(address, type, `${field} is not a list`)
+    if (!Array.isArray(document[field])) throw new BadAdminResponseError(address, type, `${field} is not a list`)
   }
-  if (typeof document.ringVersion !== 'number') throw new BadMembershipResponseError(address, type, 'ringVersion is not a number')
+  if (typeof document.ringVersion !== 'number') throw new BadAdminResponseError(address, type, 'ringVersion is not a number')
   return document as unknown as PlanDocument
 }
 
@@ -283,7 +254,7 @@ export async function clusterMembership(dirOption: string, options: {timeoutMs?:
     file.nodes.map(async (node) => {
       if (!(await isNodeProcess(node.pid, node.configPath))) return undefined
       try {
-        const document = await membershipRequest({address: addressOf(node), cluster: file.cluster, type: 'admin.status', payload: {}, timeoutMs: options.timeoutMs ?? 2_000})
+        const document = await adminRequest({address: addressOf(node), cluster: file.cluster, type: 'admin.status', payload: {}, timeoutMs: options.timeoutMs ?? 2_000})
         return checkStatus(document) ? document : undefined
       } catch (error) {
         if (error instanceof DynError) return undefined
