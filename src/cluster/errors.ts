@@ -41,7 +41,7 @@ export class NodeStartError extends DynError {
     super(`node ${options.node} did not start: ${options.problem}\nlog: ${options.logPath}\nlast lines of the log:\n${indent(tail)}`, {
       code: 'NODE_START_FAILED',
       exitCode: exitCodes.error,
-      suggestion: `read ${options.logPath}; the other nodes were stopped, so fix the cause and run \`dyn cluster up\` again`,
+      suggestion: `read ${options.logPath}, fix the cause and start the node again`,
     })
     this.node = options.node
     this.logPath = options.logPath

@@ -3,6 +3,7 @@
 // is taken over. Within one process, a registry of held directories refuses a second
 // open even though the pid is our own; a lock with our pid that the registry does not
 // hold was left by a store that was dropped without closing, and is taken over too.
+import {readFileSync} from 'node:fs'
 import * as fs from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import {errorCodeOf, StoreLockedError} from './errors.js'
@@ -25,9 +26,20 @@ export interface StoreLock {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return errorCodeOf(error) === 'EPERM'
+  }
+  return !isZombie(pid)
+}
+
+/** A killed process whose parent has not reaped it yet still answers kill(pid, 0), but it
+ * holds no lock any more: on Linux its state in /proc/PID/stat is Z. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return /^\d+ \(.*\) Z/s.test(stat)
+  } catch {
+    return false
   }
 }
 

@@ -1,6 +1,7 @@
 // Real-process tests: a writer killed with SIGKILL in the middle of durable puts loses no
 // acknowledged put, and the lock keeps a second process out until its holder dies.
-import {writeFile} from 'node:fs/promises'
+import {spawn} from 'node:child_process'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {LogStore, StoreLockedError, type StoreEvent} from '../../src/store/index.js'
@@ -68,6 +69,35 @@ describe('lock file', () => {
       }
       const store = await LogStore.open({dir})
       await store.close()
+    })
+  })
+
+  it('takes over the lock of a killed process that its parent has not reaped yet (a zombie)', async () => {
+    await withTempDir(async (dir) => {
+      // sh starts the holder in the background and becomes `sleep`, which never reaps it:
+      // once killed, the holder stays a zombie, which kill(pid, 0) still reports alive.
+      const fixture = join('test', 'store', 'fixtures', 'hold-lock.ts')
+      const parent = spawn('sh', ['-c', `"${process.execPath}" --import tsx ${fixture} "${dir}" > /dev/null & echo $!; exec sleep 60`], {stdio: ['ignore', 'pipe', 'ignore']})
+      try {
+        const holderPid = await new Promise<number>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))))
+        const lockFile = join(dir, 'LOCK')
+        for (let waited = 0; waited < childTimeoutMs; waited += 50) {
+          if ((await readFile(lockFile, 'utf8').catch(() => '')).trim() === String(holderPid)) break
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        process.kill(holderPid, 'SIGKILL')
+        for (let waited = 0; waited < childTimeoutMs; waited += 50) {
+          if (/^\d+ \(.*\) Z/s.test(await readFile(`/proc/${holderPid}/stat`, 'utf8').catch(() => ''))) break
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        expect(await readFile(`/proc/${holderPid}/stat`, 'utf8')).toMatch(/^\d+ \(.*\) Z/s)
+        const events: StoreEvent[] = []
+        const store = await LogStore.open({dir, logger: (event) => events.push(event)})
+        expect(events).toEqual([{kind: 'staleLockTaken', path: dir, pid: holderPid}])
+        await store.close()
+      } finally {
+        parent.kill('SIGKILL')
+      }
     })
   })
 
