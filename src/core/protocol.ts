@@ -133,6 +133,24 @@ export interface ReplicaPutManyRequest {
   readonly objects: readonly Uint8Array[]
 }
 
+/** Tombstone reaping (node/reaper.ts), for keys of one partition: 'check' asks whether the
+ * receiver agrees that each key may be reaped (a primary holds exactly `digests[i]`, long
+ * enough; any other node holds no copy and no hint; no handoff of the partition runs;
+ * `primaries` are the partition's primaries in the receiver's view too); 'delete' asks a
+ * primary to delete each key whose stored digest is still `digests[i]`. */
+export interface ReplicaReapRequest {
+  readonly partition: number
+  readonly phase: 'check' | 'delete'
+  readonly keys: readonly Uint8Array[]
+  /** digests[i] is the version digest (objects.ts digestOf) of the tombstone of keys[i]. */
+  readonly digests: readonly Uint8Array[]
+  /** The partition's primaries in the sender's view. */
+  readonly primaries: readonly string[]
+}
+
+/** done[i]: for 'check', the receiver agrees to reap keys[i]; for 'delete', it deleted it. */
+export type ReplicaReapResponse = {readonly ok: true; readonly done: readonly boolean[]} | Failure
+
 /** A heartbeat (failure detection, DESIGN §5): any answer proves the sender is alive. */
 export interface PingRequest {
   readonly from: string
@@ -205,6 +223,7 @@ export interface Messages {
   'replica.get': {request: ReplicaGetRequest; response: ReplicaGetResponse}
   'replica.put': {request: ReplicaPutRequest; response: ReplicaPutResponse}
   'replica.putMany': {request: ReplicaPutManyRequest; response: ReplicaPutResponse}
+  'replica.reap': {request: ReplicaReapRequest; response: ReplicaReapResponse}
   'node.ping': {request: PingRequest; response: PingResponse}
   'gossip.push': {request: GossipRequest; response: GossipResponse}
   'tree.branches': {request: TreeBranchesRequest; response: TreeHashesResponse}
@@ -231,6 +250,7 @@ export const peerMessageTypes = [
   'tree.branches',
   'tree.leaves',
   'tree.keys',
+  'replica.reap',
 ] as const satisfies readonly MessageType[]
 export const adminMessageTypes = ['admin.status', 'admin.faults', 'admin.stage', 'admin.plan', 'admin.commit'] as const satisfies readonly MessageType[]
 export const messageTypes: readonly MessageType[] = [...clientMessageTypes, ...peerMessageTypes, ...adminMessageTypes]
@@ -366,6 +386,14 @@ function string(type: string, fields: Fields, name: string): string {
  * bytes; this bounds the work one request can ask for. */
 export const listLengthMax = 65_536
 
+const reapPhases: ReadonlySet<string> = new Set(['check', 'delete'])
+
+function reapPhase(fields: Fields): ReplicaReapRequest['phase'] {
+  const value = fields.phase
+  if (typeof value !== 'string' || !reapPhases.has(value)) throw new BadRequestError('replica.reap', 'phase must be check or delete')
+  return value as ReplicaReapRequest['phase']
+}
+
 const stageActions: ReadonlySet<string> = new Set(['join', 'leave', 'clear'])
 
 function stageAction(fields: Fields): AdminStageRequest['action'] {
@@ -419,6 +447,12 @@ const parsers: {[T in MessageType]: (fields: Fields) => RequestOf<T>} = {
     const objects = bytesList('replica.putMany', f, 'objects')
     if (keys.length !== objects.length) throw new BadRequestError('replica.putMany', 'keys and objects differ in length')
     return {partition: count('replica.putMany', f, 'partition'), keys, objects}
+  },
+  'replica.reap': (f) => {
+    const keys = bytesList('replica.reap', f, 'keys')
+    const digests = bytesList('replica.reap', f, 'digests')
+    if (keys.length !== digests.length) throw new BadRequestError('replica.reap', 'keys and digests differ in length')
+    return {partition: count('replica.reap', f, 'partition'), phase: reapPhase(f), keys, digests, primaries: stringList('replica.reap', f, 'primaries')}
   },
   'gossip.push': (f) => ({from: string('gossip.push', f, 'from'), view: string('gossip.push', f, 'view')}),
   'tree.branches': (f) => ({partition: count('tree.branches', f, 'partition')}),

@@ -26,6 +26,7 @@ import {Health} from './health.js'
 import {Hints, hintsPartition} from './hints.js'
 import {KvService, type NodeConfig} from './kv.js'
 import {LocalObjects} from './objects.js'
+import {Reaper, type ReaperSettings} from './reaper.js'
 import type {NodePorts} from './ports.js'
 import {ClusterView} from './view.js'
 
@@ -50,6 +51,8 @@ export interface NodeOptions {
   readonly onError?: (error: unknown) => void
   /** Anti-entropy tuning (anti-entropy.ts antiEntropyDefaults). */
   readonly antiEntropy?: Partial<AntiEntropySettings>
+  /** Tombstone reaping tuning (reaper.ts reaperDefaults). */
+  readonly reaper?: Partial<ReaperSettings>
   /** Addresses of nodes to gossip with while no other member is known (a node joining an
    * existing cluster is started with them and without being one of `members`). */
   readonly seeds?: readonly string[]
@@ -77,6 +80,7 @@ export class Node {
   readonly actors: Actors
   readonly gossip: Gossip
   readonly handoff: Handoff
+  readonly reaper: Reaper
   private readonly admin: Admin
   private readonly ports: NodePorts
   private readonly background: Background
@@ -93,7 +97,7 @@ export class Node {
     this.view = new ClusterView(options.config.name, initial)
     this.background = new Background(options.onError ?? ((error) => this.errors.push(error)))
     this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true)
-    this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition)})
+    this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition), clock: options.ports.clock})
     this.counter = new DotCounter(options.ports.meta)
     this.health = new Health(this.config.name, options.ports)
     this.hints = new Hints({
@@ -156,6 +160,19 @@ export class Node {
       background: this.background,
       onHandedOff: () => this.gossip.markSelfLeft(),
     })
+    this.reaper = new Reaper({
+      self: this.config.name,
+      n: this.config.n,
+      view: this.view,
+      objects: this.objects,
+      store: options.ports.store,
+      handingOff: (partition) => this.handoff.status().some((task) => task.partition === partition),
+      health: this.health,
+      background: this.background,
+      transport: options.ports.transport,
+      clock: options.ports.clock,
+      ...(options.reaper === undefined ? {} : {settings: options.reaper}),
+    })
     this.admin = new Admin({
       self: this.config.name,
       view: this.view,
@@ -172,6 +189,7 @@ export class Node {
       ...this.admin.handlers,
       ...this.antiEntropy.handlers,
       ...this.faults.handlers,
+      ...this.reaper.handlers,
       'node.ping': async () => ({ok: true}),
     }
   }
@@ -216,6 +234,7 @@ export class Node {
     this.antiEntropy.tick()
     this.gossip.tick()
     this.handoff.tick()
+    this.reaper.tick()
   }
 
   /** Resolves once no background work is left. */

@@ -6,12 +6,16 @@
 //
 // A key's version digest is the MD5 of its stored bytes: the encoding is canonical
 // (causality/codec.ts), so equal objects have equal digests on every node.
+//
+// It also remembers, in memory, which keys hold a tombstone-only object and since when this
+// node has held that exact version: the candidates of tombstone reaping (reaper.ts). After a
+// restart every tombstone counts as first seen at load, which only delays reaping.
 import {Buffer} from 'node:buffer'
 import {createHash} from 'node:crypto'
-import {decodeObject, encodeObject, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
+import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {MerkleTree, merkleSegmentsDefault} from '../core/merkle.js'
 import {KeyedLock} from './keyed-lock.js'
-import type {ObjectStore} from './ports.js'
+import type {Clock, ObjectStore} from './ports.js'
 
 interface IndexEntry {
   readonly digest: Uint8Array
@@ -36,6 +40,19 @@ export function keyFromName(name: string): Uint8Array {
   return new Uint8Array(Buffer.from(name, 'latin1'))
 }
 
+/** A key whose object is tombstones only (it reads as not found). */
+export interface TombstoneEntry {
+  readonly key: Uint8Array
+  readonly digest: Uint8Array
+  /** When this node first held this exact version (Clock port). */
+  readonly sinceMs: number
+}
+
+/** Every sibling a tombstone: what reaping may eventually delete. */
+export function isTombstoneOnly(object: StoredObject): boolean {
+  return object.siblings.length > 0 && !isFound(object)
+}
+
 export interface UpdateResult {
   readonly before: StoredObject | undefined
   readonly after: StoredObject | undefined
@@ -47,15 +64,21 @@ export class LocalObjects {
   private readonly segments: number
   private readonly locks = new KeyedLock()
   private readonly indexes = new Map<number, PartitionIndex>()
+  /** Tombstone-only keys: partition -> key name -> when this node first held that version.
+   * Invariant: a key is here only while indexed with a tombstone-only object. */
+  private readonly tombstones = new Map<number, Map<string, number>>()
+  private readonly clock: Clock
 
   /** Runs before any copy of the partition is deleted (actors.ts: the writer identity moves
    * on first, so no later write can cover what the deleted copy held). */
   private readonly beforeRemoval: (partition: number) => Promise<void>
 
-  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>} = {}) {
+  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>; clock?: Clock} = {}) {
     this.store = store
     this.segments = options.segments ?? merkleSegmentsDefault
     this.beforeRemoval = options.beforeRemoval ?? (async () => undefined)
+    // Without a clock every tombstone is seen at 0; the node always passes its Clock port.
+    this.clock = options.clock ?? {nowMs: () => 0}
   }
 
   /** Builds the trees of the given partitions from what the store holds. Call before
@@ -63,7 +86,10 @@ export class LocalObjects {
   async load(partitions: readonly number[]): Promise<void> {
     for (const partition of partitions) {
       const index = this.createIndex(partition)
-      for await (const {key, value} of this.store.entries(partition)) this.indexKey(index, key, digestOf(value))
+      for await (const {key, value} of this.store.entries(partition)) {
+        this.indexKey(index, key, digestOf(value))
+        this.trackTombstone(partition, key, isTombstoneOnly(decodeObject(value)))
+      }
     }
   }
 
@@ -89,6 +115,7 @@ export class LocalObjects {
       const encoded = encodeObject(after)
       await this.store.put(partition, key, encoded)
       this.indexKey(this.index(partition), key, digestOf(encoded))
+      this.trackTombstone(partition, key, isTombstoneOnly(after))
       return {before, after, changed: true}
     })
   }
@@ -107,6 +134,7 @@ export class LocalObjects {
         await this.beforeRemoval(partition)
         await this.store.delete(partition, key)
         this.unindexKey(this.index(partition), key)
+        this.tombstones.get(partition)?.delete(keyName(key))
       })
     })
   }
@@ -127,6 +155,36 @@ export class LocalObjects {
     return found
   }
 
+  /** The version digest of the node's copy of a key; undefined when it holds none. */
+  digest(partition: number, key: Uint8Array): Uint8Array | undefined {
+    return this.indexes.get(partition)?.keys.get(keyName(key))?.digest
+  }
+
+  /** The tombstone-only copy of a key, or undefined when the copy is missing or live. */
+  tombstone(partition: number, key: Uint8Array): TombstoneEntry | undefined {
+    const name = keyName(key)
+    const sinceMs = this.tombstones.get(partition)?.get(name)
+    const digest = this.digest(partition, key)
+    return sinceMs === undefined || digest === undefined ? undefined : {key, digest, sinceMs}
+  }
+
+  /** The tombstone-only keys of a partition held since `heldSinceMs` or earlier. */
+  tombstonesHeldSince(partition: number, heldSinceMs: number): TombstoneEntry[] {
+    const found: TombstoneEntry[] = []
+    for (const [name, sinceMs] of this.tombstones.get(partition) ?? []) {
+      if (sinceMs > heldSinceMs) continue
+      const key = keyFromName(name)
+      const digest = this.digest(partition, key)
+      if (digest !== undefined) found.push({key, digest, sinceMs})
+    }
+    return found
+  }
+
+  /** Partitions holding tombstone-only keys. */
+  tombstonePartitions(): number[] {
+    return [...this.tombstones.entries()].filter(([, keys]) => keys.size > 0).map(([partition]) => partition).sort((a, b) => a - b)
+  }
+
   /** Keys the node holds in a partition. */
   keyCount(partition: number): number {
     return this.indexes.get(partition)?.keys.size ?? 0
@@ -145,6 +203,7 @@ export class LocalObjects {
     await this.beforeRemoval(partition)
     await this.store.drop(partition)
     this.indexes.delete(partition)
+    this.tombstones.delete(partition)
   }
 
   private index(partition: number): PartitionIndex {
@@ -162,6 +221,19 @@ export class LocalObjects {
     const old = index.keys.get(name)
     index.tree.update(key, old?.digest, digest)
     index.keys.set(name, {digest, segment: old?.segment ?? index.tree.segmentOf(key)})
+  }
+
+  /** A new version of the key was indexed: it starts (or restarts) its grace period when
+   * it is tombstones only; a live one is no candidate. */
+  private trackTombstone(partition: number, key: Uint8Array, tombstoneOnly: boolean): void {
+    const name = keyName(key)
+    if (!tombstoneOnly) {
+      this.tombstones.get(partition)?.delete(name)
+      return
+    }
+    const keys = this.tombstones.get(partition) ?? new Map<string, number>()
+    this.tombstones.set(partition, keys)
+    keys.set(name, this.clock.nowMs())
   }
 
   private unindexKey(index: PartitionIndex, key: Uint8Array): void {
