@@ -27,8 +27,8 @@
 // that may pick it; it does not refuse exchanges itself, because tree.* also serve
 // `dyn merkle diff`, which must answer under load.
 //
-// Tombstones are not reaped here: see docs/anti-entropy.md for why that needs more than
-// two replicas agreeing.
+// Tombstones are not reaped here: that needs every member to agree, not two replicas
+// (reaper.ts, docs/anti-entropy.md).
 import {Buffer} from 'node:buffer'
 import {decodeObject, encodeObject} from '../core/causality.js'
 import {DynError} from '../core/errors.js'
