@@ -16,7 +16,7 @@ import {
   NodeFailureError,
   type GetResponse,
   type MessageType,
-  type NodeAddress,
+  type RingResponse,
   type PutResponse,
   type RequestOf,
   type WireError,
@@ -59,14 +59,8 @@ interface Via {
 export type GetResult = Omit<GetOk, 'ok'> & Via
 export type PutResult = Omit<PutOk, 'ok'> & Via
 
-export interface RingInfo {
-  readonly cluster: string
-  readonly ring: Ring
-  readonly nodes: readonly NodeAddress[]
-  readonly n: number
-  readonly r: number
-  readonly w: number
-}
+/** The ring and member addresses, as a node answers ring.get. */
+export type RingInfo = Omit<Extract<RingResponse, {ok: true}>, 'ok'>
 
 /** Errors after which the next node is tried: the request never reached a node (connect
  * refused or timed out). Anything else (a cluster or protocol mismatch, an abort) would
