@@ -265,7 +265,9 @@ class RunningDaemon implements Daemon {
       pid: process.pid,
       uptimeMs: Math.round(performance.now() - this.startedMs),
       addresses: this.addressesBound,
-      members: config.members,
+      // The current view, not the configuration file: joins and leaves change it.
+      members: this.node.view.view.members.map(({name, address, weight, status}) => ({name, address, weight, status})),
+      ringVersion: this.node.view.ring.version,
       n: config.n,
       r: config.r,
       w: config.w,

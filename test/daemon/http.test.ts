@@ -69,6 +69,8 @@ describe('the HTTP admin port', () => {
     })
     expect(body['uptimeMs']).toEqual(expect.any(Number))
     expect((body['members'] as unknown[]).length).toBe(3)
+    expect(body['members']).toContainEqual(expect.objectContaining({name: 'n1', status: 'valid'}))
+    expect(body['ringVersion']).toBe(1)
     expect((body['store'] as {keys: number}).keys).toBe(5)
     expect((body['connections'] as {incoming: number}).incoming).toBeGreaterThanOrEqual(1)
 
