@@ -35,7 +35,6 @@ import {DynError} from '../core/errors.js'
 import {diffBranches, diffLeaves, diffSegmentKeys, type KeyDifference} from '../core/merkle.js'
 import {BadRequestError, type RequestOf, type ResponseOf, type TreeBranchesRequest, type TreeHashesResponse, type TreeKeysRequest, type TreeKeysResponse, type TreeLeavesRequest} from '../core/protocol.js'
 import {randomFloat, randomPick} from '../core/random.js'
-import {preferenceList} from '../core/ring.js'
 import type {LatencyTracker} from './anti-entropy-latency.js'
 import type {Background} from './background.js'
 import type {Health} from './health.js'
@@ -284,7 +283,7 @@ export class AntiEntropy {
   }
 
   private primariesOf(partition: number): readonly string[] {
-    return preferenceList(this.options.view.ring, {partition}, {n: this.options.n}).primaries
+    return this.options.view.primaries(partition)
   }
 
   private otherPrimaries(partition: number): string[] {

@@ -155,7 +155,7 @@ export class KvService {
 
   /** Whether this node is one of the N primaries of a partition in the current ring. */
   replicatesPartition(partition: number): boolean {
-    return preferenceList(this.options.view.ring, {partition}, {n: this.config.n}).primaries.includes(this.name)
+    return this.options.view.replicates(partition)
   }
 
   private ringResponse(): RingResponse {

@@ -11,7 +11,6 @@
 // the partitions on disk and the hints.
 import {DynError} from '../core/errors.js'
 import {createView, type View} from '../core/membership.js'
-import {preferenceList} from '../core/ring.js'
 import {failure, type MessageType, type RequestOf, type ResponseOf} from '../core/protocol.js'
 import {AntiEntropy, type AntiEntropySettings} from './anti-entropy.js'
 import {LatencyTracker} from './anti-entropy-latency.js'
@@ -94,7 +93,7 @@ export class Node {
     const initial: View = options.members.some((member) => member.name === options.config.name)
       ? createView({partitionCount: options.partitionCount, replicas: options.config.n, members: options.members})
       : joiningView({self: {name: options.config.name, address: options.self?.address ?? '', ...(options.self?.weight === undefined ? {} : {weight: options.self.weight})}, partitionCount: options.partitionCount, replicas: options.config.n})
-    this.view = new ClusterView(options.config.name, initial)
+    this.view = new ClusterView(options.config.name, initial, options.config.n)
     this.background = new Background(options.onError ?? ((error) => this.errors.push(error)))
     this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true)
     this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition), clock: options.ports.clock})
@@ -107,9 +106,9 @@ export class Node {
       transport: options.ports.transport,
       health: this.health,
       background: this.background,
-      replicates: (partition) => this.kv.replicatesPartition(partition),
+      replicates: (partition) => this.view.replicates(partition),
       members: () => this.view.view.members.map((member) => member.name),
-      primariesOf: (partition) => preferenceList(this.view.ring, {partition}, {n: this.config.n}).primaries,
+      primariesOf: (partition) => this.view.primaries(partition),
     })
     this.kv = new KvService({
       config: this.config,

@@ -32,7 +32,6 @@ import {DynError, unreachable} from '../core/errors.js'
 import {partitionOfKey} from '../core/hash.js'
 import {checkKey} from '../core/limits.js'
 import {BadRequestError, type ReplicaReapRequest, type ReplicaReapResponse} from '../core/protocol.js'
-import {preferenceList} from '../core/ring.js'
 import type {Background} from './background.js'
 import type {Health} from './health.js'
 import {encodeHintKey, hintsPartition} from './hints.js'
@@ -309,7 +308,7 @@ export class Reaper {
   }
 
   private primariesOf(partition: number): readonly string[] {
-    return preferenceList(this.options.view.ring, {partition}, {n: this.options.n}).primaries
+    return this.options.view.primaries(partition)
   }
 }
 
