@@ -7,20 +7,11 @@ import type {MessageType, RequestOf, ResponseOf} from '../../src/core/protocol.j
 import {SeededRandom} from '../../src/core/random.js'
 import type {AntiEntropySettings} from '../../src/node/anti-entropy.js'
 import {Node, type NodeConfig} from '../../src/node/node.js'
-import type {MetaStore, Transport} from '../../src/node/ports.js'
+import type {Transport} from '../../src/node/ports.js'
 import {MapStore, bytes} from './harness.js'
+import {MemoryMetaStore} from '../../src/sim/memory-store.js'
 
 export const partitionCount = 8
-
-class MemoryMeta implements MetaStore {
-  private readonly documents = new Map<string, Uint8Array>()
-  async read(name: string): Promise<Uint8Array | undefined> {
-    return this.documents.get(name)
-  }
-  async write(name: string, value: Uint8Array): Promise<void> {
-    this.documents.set(name, value)
-  }
-}
 
 interface Sent {
   readonly from: string
@@ -44,7 +35,7 @@ export class AeCluster {
     const members = this.names.map((name, i) => ({name, address: addresses[i] ?? `127.0.0.1:${7001 + i}`}))
     for (const [i, name] of this.names.entries()) {
       const config: NodeConfig = {name, cluster: 'test', n: 3, r: 2, w: 2, requestTimeoutMs: 100, valueBytesMax: 1024 * 1024}
-      const ports = {transport: this.transportFor(name), store: new MapStore(), meta: new MemoryMeta(), clock: {nowMs: () => this.nowMs}, random: new SeededRandom(i + 1)}
+      const ports = {transport: this.transportFor(name), store: new MapStore(), meta: new MemoryMetaStore(), clock: {nowMs: () => this.nowMs}, random: new SeededRandom(i + 1)}
       this.nodes.set(name, new Node({config, members, partitionCount, ports, antiEntropy: settings, onError: (error) => this.errors.push(error)}))
     }
   }

@@ -134,7 +134,7 @@ describe('gossip', () => {
     await stage(cluster.node('n1'), {action: 'leave', name: 'n4'})
     await admin(cluster.node('n1'), 'admin.commit')
     await cluster.until(() => cluster.node('n2').view.ring.version === 2)
-    expect(cluster.metas.get('n2')!.documents.has(viewDocument)).toBe(true)
+    expect(await cluster.metas.get('n2')!.read(viewDocument)).toBeDefined()
     const restarted = await cluster.restart('n2')
     expect(restarted.view.ring.version).toBe(2)
     expect(restarted.view.member('n4')?.status).not.toBe('valid')

@@ -8,6 +8,7 @@ import {Node, type NodeConfig} from '../../src/node/node.js'
 import type {Clock, MetaStore, ObjectStore, Transport} from '../../src/node/ports.js'
 import {hintsPartition} from '../../src/node/hints.js'
 import {SeededRandom} from '../../src/core/random.js'
+import {MemoryMetaStore} from '../../src/sim/memory-store.js'
 
 export class MapStore implements ObjectStore {
   readonly data = new Map<string, Uint8Array>()
@@ -48,18 +49,6 @@ export class MapStore implements ObjectStore {
   }
 }
 
-class MapMetaStore implements MetaStore {
-  private readonly documents = new Map<string, Uint8Array>()
-
-  async read(name: string): Promise<Uint8Array | undefined> {
-    return this.documents.get(name)
-  }
-
-  async write(name: string, bytes: Uint8Array): Promise<void> {
-    this.documents.set(name, Uint8Array.from(bytes))
-  }
-}
-
 function storeKey(partition: number, key: Uint8Array): string {
   return `${partition}/${Buffer.from(key).toString('hex')}`
 }
@@ -92,7 +81,7 @@ export class TestCluster {
       }
       const store = new MapStore()
       this.stores.set(name, store)
-      const meta = new MapMetaStore()
+      const meta = new MemoryMetaStore()
       this.metas.set(name, meta)
       const ports = {transport: this.transportFor(name), store, meta, clock: this.clock, random: new SeededRandom(i)}
       this.nodes.set(name, new Node({config, members, partitionCount, ports, onError: (error) => this.errors.push(error)}))

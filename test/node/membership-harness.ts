@@ -6,20 +6,9 @@ import {DynError} from '../../src/core/errors.js'
 import type {MessageType, RequestOf, ResponseOf} from '../../src/core/protocol.js'
 import {SeededRandom} from '../../src/core/random.js'
 import {Node, type NodeConfig} from '../../src/node/node.js'
-import type {Clock, MetaStore, Transport} from '../../src/node/ports.js'
+import type {Clock, Transport} from '../../src/node/ports.js'
 import {MapStore} from './harness.js'
-
-export class MemoryMeta implements MetaStore {
-  readonly documents = new Map<string, Uint8Array>()
-
-  async read(name: string): Promise<Uint8Array | undefined> {
-    return this.documents.get(name)
-  }
-
-  async write(name: string, bytes: Uint8Array): Promise<void> {
-    this.documents.set(name, Uint8Array.from(bytes))
-  }
-}
+import {MemoryMetaStore} from '../../src/sim/memory-store.js'
 
 /** Virtual time between two ticks, as the daemon's tickIntervalMs. */
 export const tickMs = 100
@@ -33,7 +22,7 @@ interface NodeSetup {
 export class MembershipCluster {
   readonly nodes = new Map<string, Node>()
   readonly stores = new Map<string, MapStore>()
-  readonly metas = new Map<string, MemoryMeta>()
+  readonly metas = new Map<string, MemoryMetaStore>()
   readonly down = new Set<string>()
   readonly errors: unknown[] = []
   private readonly setups = new Map<string, NodeSetup>()
@@ -114,7 +103,7 @@ export class MembershipCluster {
   private create(name: string, setup: NodeSetup): void {
     const config: NodeConfig = {name, cluster: 'test', n: this.n, r: 2, w: 2, requestTimeoutMs: 100, valueBytesMax: 1024 * 1024}
     const store = this.stores.get(name) ?? new MapStore()
-    const meta = this.metas.get(name) ?? new MemoryMeta()
+    const meta = this.metas.get(name) ?? new MemoryMetaStore()
     this.stores.set(name, store)
     this.metas.set(name, meta)
     this.setups.set(name, setup)

@@ -12,21 +12,12 @@ import {SeededRandom} from '../../src/core/random.js'
 import {preferenceList} from '../../src/core/ring.js'
 import {encodeHintKey, hintsPartition} from '../../src/node/hints.js'
 import {Node, type NodeConfig} from '../../src/node/node.js'
-import type {MetaStore, Transport} from '../../src/node/ports.js'
+import type {Transport} from '../../src/node/ports.js'
 import {MapStore, bytes, text} from './harness.js'
+import {MemoryMetaStore} from '../../src/sim/memory-store.js'
 
 const partitionCount = 8
 const graceMs = 10_000
-
-class MemoryMeta implements MetaStore {
-  private readonly documents = new Map<string, Uint8Array>()
-  async read(name: string): Promise<Uint8Array | undefined> {
-    return this.documents.get(name)
-  }
-  async write(name: string, value: Uint8Array): Promise<void> {
-    this.documents.set(name, value)
-  }
-}
 
 type Hook = (from: string, to: string, type: MessageType, payload: unknown) => Promise<void>
 
@@ -47,7 +38,7 @@ class ReapCluster {
       const config: NodeConfig = {name, cluster: 'test', n: 3, r: 2, w: 2, requestTimeoutMs: 100, valueBytesMax: 1024 * 1024}
       const store = new MapStore()
       this.stores.set(name, store)
-      const ports = {transport: this.transportFor(name), store, meta: new MemoryMeta(), clock: {nowMs: () => this.nowMs}, random: new SeededRandom(i + 1)}
+      const ports = {transport: this.transportFor(name), store, meta: new MemoryMetaStore(), clock: {nowMs: () => this.nowMs}, random: new SeededRandom(i + 1)}
       this.nodes.set(name, new Node({config, members, partitionCount, ports, reaper: {graceMs, intervalMs: 0, retryMs: 0}, onError: (error) => this.errors.push(error)}))
     }
   }
