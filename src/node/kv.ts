@@ -258,6 +258,7 @@ export class KvService {
       ok: true,
       context: this.encodeContext(contextOf(written)),
       dot: put.dot,
+      siblings: written.siblings.length,
       quorum: quorum.details(),
       ...(put.warning === undefined ? {} : {warning: {code: put.warning.code, message: put.warning.message}}),
     }

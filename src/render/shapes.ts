@@ -89,6 +89,7 @@ export interface PutJsonInput {
   key: string
   context: string
   dot: Dot
+  siblings: number
   quorum: PutQuorumDetails
   warning?: SiblingsWarningView
   clock?: string
@@ -101,6 +102,7 @@ export function putJson(input: PutJsonInput) {
     context: input.context,
     ...(input.clock === undefined ? {} : {clock: input.clock}),
     dot: dotJson(input.dot),
+    siblings: input.siblings,
     ...(input.warning === undefined ? {} : {warning: {code: input.warning.code, message: input.warning.message}}),
     quorum: quorumJson(input.quorum),
   }

@@ -79,6 +79,7 @@ export interface PutTextInput {
   readonly verb: 'stored' | 'deleted'
   readonly context: string
   readonly dot: Dot
+  readonly siblings: number
   readonly quorum: PutQuorumDetails
   readonly warning?: {readonly message: string}
   readonly clock?: string
@@ -86,6 +87,9 @@ export interface PutTextInput {
 
 export function putText(input: PutTextInput, options: RenderOptions): string {
   const lines = [`key ${input.key}: ${input.verb} as ${formatDot(input.dot)}`]
+  if (input.siblings > 1) {
+    lines.push(`the key now has ${input.siblings} siblings: this write was concurrent with others, and the context below covers them too; get the key to see them before writing with it`)
+  }
   if (input.warning !== undefined) lines.push(`warning: ${input.warning.message}`)
   lines.push(...contextLines(input.context, input.clock))
   lines.push(quorumTable(input.quorum, options))

@@ -49,6 +49,7 @@ function okPut(name: string): PutResponse {
     ok: true,
     context: encodeContext([{node: name, counter: 1}], {cluster}),
     dot: {node: name, counter: 1},
+    siblings: 1,
     quorum: {op: 'put', coordinator: name, n: 3, w: 2, ok: true, replies: [], pending: []},
   }
 }

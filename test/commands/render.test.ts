@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {encodeContext} from '../../src/core/causality.js'
 import type {GetQuorumDetails, PutQuorumDetails} from '../../src/core/quorum.js'
 import {createRing} from '../../src/core/ring.js'
-import {displayValue, getJson, getText, putJson, quorumJson, readableContext, ringJson, ringKeyJson, valueJson} from '../../src/render/index.js'
+import {displayValue, getJson, getText, putJson, putText, quorumJson, readableContext, ringJson, ringKeyJson, valueJson} from '../../src/render/index.js'
 
 const getQuorum: GetQuorumDetails = {
   op: 'get',
@@ -80,7 +80,9 @@ describe('JSON shapes', () => {
   it('put: w instead of r, no readRepair', () => {
     const quorum: PutQuorumDetails = {op: 'put', coordinator: 'n2', n: 3, w: 2, ok: true, replies: [{node: 'n2', status: 'ok', ms: 1}], pending: ['n3']}
     expect(quorumJson(quorum)).toEqual({coordinator: 'n2', n: 3, w: 2, ok: true, replies: [{node: 'n2', status: 'ok', ms: 1}], pending: ['n3']})
-    expect(putJson({key: 'k', context: 'T', dot: {node: 'n2', counter: 1}, quorum})).toMatchObject({version: 1, key: 'k', context: 'T', dot: {node: 'n2', counter: 1}})
+    expect(putJson({key: 'k', context: 'T', dot: {node: 'n2', counter: 1}, siblings: 2, quorum})).toMatchObject({version: 1, key: 'k', context: 'T', dot: {node: 'n2', counter: 1}, siblings: 2})
+    expect(putText({key: 'k', verb: 'stored', context: 'T', dot: {node: 'n2', counter: 1}, siblings: 2, quorum}, {color: false})).toContain('the key now has 2 siblings')
+    expect(putText({key: 'k', verb: 'stored', context: 'T', dot: {node: 'n2', counter: 1}, siblings: 1, quorum}, {color: false})).not.toContain('siblings')
   })
 
   it('ring and ring --key', () => {

@@ -1,0 +1,10 @@
+// `dyn shell` (DESIGN §8): a REPL over the same commands, remembering contexts per key.
+export {Session, ExitRequest, ShellUsageError, quorumSettingMax, type CommandRun, type CommandRunner, type KeyState, type SessionPorts, type SessionTarget} from './session.js'
+export {ShellMemory, contextsRememberedMax, recentKeysMax, type RememberedContext} from './memory.js'
+export {commandVerbs, builtinVerbs, findCommandVerb, verbNames, type CommandVerb} from './verbs.js'
+export {splitWords, joinWords, quoteWord, isBlankOrComment, UnbalancedQuoteError} from './words.js'
+export {complete, type CompletionSources} from './completion.js'
+export {HistoryFile, historyPath, historyLinesMax, keepsLine} from './history.js'
+export {runInteractive, type InteractiveOptions} from './interactive.js'
+export {runScript, type ScriptOptions} from './script.js'
+export {clusterPorts, probeTimeoutMs} from './ports.js'
