@@ -38,7 +38,15 @@ export function resolveJson(input: ResolveInput) {
     ...(input.choice === undefined ? {} : {choice: input.choice}),
     ...(input.write === undefined
       ? {}
-      : {write: {...valueJson(input.write.value), context: input.write.context, dot: {node: input.write.dot.node, counter: input.write.dot.counter}, quorum: quorumJson(input.write.quorum)}}),
+      : {
+          write: {
+            ...valueJson(input.write.value),
+            context: input.write.context,
+            dot: {node: input.write.dot.node, counter: input.write.dot.counter},
+            siblings: input.write.siblings,
+            quorum: quorumJson(input.write.quorum),
+          },
+        }),
     ...(input.after === undefined ? {} : {after: {found: input.after.found, siblings: siblingsJson(input.after.siblings), context: input.after.context}}),
   }
 }
