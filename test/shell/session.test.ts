@@ -142,7 +142,7 @@ describe('the shell session', () => {
     await session.execute('get k')
     expect(out.at(-1)).toMatch(/remembered context of k: \(unreadable: not a context\)/)
     await session.execute('contexts')
-    expect(out.at(-1)).toMatch(/^k: \(unreadable.*\(line 1, get\)  token bad$/)
+    expect(out.at(-1)).toMatch(/^k: \(unreadable.*\(line 1, get\) {2}token bad$/)
     await session.execute('forget k')
     expect(session.memory.context('k')).toBeUndefined()
     await session.execute('contexts k')
