@@ -67,7 +67,7 @@ export function getText(input: GetTextInput, options: RenderOptions): string {
   const lines: string[] = []
   if (!input.found) lines.push(`key ${input.key}: not found`)
   else if (input.siblings.length === 1) lines.push(`key ${input.key}: 1 value`)
-  else lines.push(`key ${input.key}: ${input.siblings.length} concurrent values (siblings); `dyn resolve ${input.key}` (or a put with this context) replaces them by one`)
+  else lines.push(`key ${input.key}: ${input.siblings.length} concurrent values (siblings); dyn resolve ${input.key} (or a put with this context) replaces them by one`)
   if (input.found) lines.push(siblingsTable(input.siblings, options))
   lines.push(...contextLines(input.context, input.clock))
   lines.push(quorumTable(input.quorum, options))
