@@ -1,5 +1,6 @@
 import {createReadStream} from 'node:fs'
 import {access} from 'node:fs/promises'
+import {resolve} from 'node:path'
 import {createInterface} from 'node:readline'
 import {Errors, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
@@ -59,7 +60,8 @@ export default class Shell extends BaseCommand {
     } else {
       const history = new HistoryFile(flags.history ?? historyPath(), err)
       const nodeNames = async () => (await clusterPorts(target).nodes()).map((node) => node.name)
-      exitCode = await runInteractive(session, {input: process.stdin, output: process.stdout, history, flagsOf: runner.flagsOf, nodeNames})
+      const where = flags.host ?? resolve(flags.dir)
+      exitCode = await runInteractive(session, {input: process.stdin, output: process.stdout, history, flagsOf: runner.flagsOf, nodeNames, where})
     }
     process.exitCode = exitCode
   }

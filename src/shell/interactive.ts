@@ -18,8 +18,10 @@ export interface InteractiveOptions {
   readonly output: Writable & {isTTY?: boolean}
   readonly history: HistoryFile
   readonly flagsOf: (command: string) => readonly string[]
-  /** Node names for completion, fetched once in the background. */
+  /** Node names for the greeting and completion, fetched once at start. */
   readonly nodeNames: () => Promise<readonly string[]>
+  /** What the shell talks to, for the greeting: a directory or HOST:PORT. */
+  readonly where: string
 }
 
 type Read = {readonly kind: 'line'; readonly line: string} | {readonly kind: 'end'}
@@ -28,13 +30,8 @@ export async function runInteractive(session: Session, options: InteractiveOptio
   // readline keeps history newest first.
   const history = (await options.history.load()).reverse()
   session.history = () => [...history].reverse()
-  let nodeNames: readonly string[] = []
-  options.nodeNames().then(
-    (names) => (nodeNames = names),
-    () => undefined,
-  )
+  const nodeNames = await greet(options)
   const completer = (line: string) => complete(line, {flagsOf: options.flagsOf, recentKeys: session.memory.recentKeys(), nodeNames})
-  options.output.write('dyn shell: type help for the verbs, Ctrl-D to leave\n')
   for (;;) {
     const read = await readOne({...options, history, completer, prompt: session.prompt()})
     if (read.kind === 'end') {
@@ -49,6 +46,20 @@ export async function runInteractive(session: Session, options: InteractiveOptio
       throw error
     }
   }
+}
+
+/** Says what the shell talks to, or why that cannot be reached (the shell starts anyway:
+ * the cluster may be started from another terminal). */
+async function greet(options: InteractiveOptions): Promise<readonly string[]> {
+  let names: readonly string[] = []
+  try {
+    names = await options.nodeNames()
+    options.output.write(`dyn shell on ${options.where}: ${names.join(', ')}\n`)
+  } catch (error) {
+    options.output.write(`dyn shell on ${options.where}, which does not answer now: ${error instanceof Error ? error.message : String(error)}\n`)
+  }
+  options.output.write('type help for the verbs, Tab to complete, Ctrl-D to leave\n')
+  return names
 }
 
 interface ReadOptions extends Omit<InteractiveOptions, 'history'> {
