@@ -14,6 +14,7 @@
 import {DynError} from '../core/errors.js'
 import {
   NodeFailureError,
+  type ConflictsResponse,
   type GetResponse,
   type MessageType,
   type RingResponse,
@@ -50,6 +51,7 @@ export type Key = Uint8Array | string
 
 type GetOk = Extract<GetResponse, {ok: true}>
 type PutOk = Extract<PutResponse, {ok: true}>
+type ConflictsOk = Extract<ConflictsResponse, {ok: true}>
 
 /** Where an answer came from: the address the client sent the request to. */
 interface Via {
@@ -58,6 +60,8 @@ interface Via {
 
 export type GetResult = Omit<GetOk, 'ok'> & Via
 export type PutResult = Omit<PutOk, 'ok'> & Via
+/** One page of a node's conflicted keys (kv.conflicts). */
+export type ConflictsResult = Omit<ConflictsOk, 'ok'> & Via
 
 /** The ring and member addresses, as a node answers ring.get. */
 export type RingInfo = Omit<Extract<RingResponse, {ok: true}>, 'ok'>
@@ -125,7 +129,7 @@ export class DynClient {
     const bytes = toBytes(key)
     const request = {key: bytes, value: toBytes(value), ...writeFields(options)}
     const {address, response} = await this.send('kv.put', request, await this.route(bytes, options), options)
-    return putResult(checkResponse<PutOk>('kv.put', address, response, ['context', 'dot', 'quorum']), address)
+    return putResult(checkResponse<PutOk>('kv.put', address, response, ['context', 'dot', 'siblings', 'quorum']), address)
   }
 
   /** Writes a tombstone. Without a context the coordinator reads the key first, so the
@@ -134,7 +138,15 @@ export class DynClient {
     const bytes = toBytes(key)
     const request = {key: bytes, ...writeFields(options)}
     const {address, response} = await this.send('kv.delete', request, await this.route(bytes, options), options)
-    return putResult(checkResponse<PutOk>('kv.delete', address, response, ['context', 'dot', 'quorum']), address)
+    return putResult(checkResponse<PutOk>('kv.delete', address, response, ['context', 'dot', 'siblings', 'quorum']), address)
+  }
+
+  /** A page of the keys that the node at `address` holds with more than one sibling, in key
+   * byte order, strictly after `after`: that node's own copies, not the cluster's. */
+  async conflicts(address: string, page: {after?: Key; limit: number}, options: CallOptions = {}): Promise<ConflictsResult> {
+    const request = {limit: page.limit, ...(page.after === undefined ? {} : {after: toBytes(page.after)})}
+    const {response} = await this.send('kv.conflicts', request, [address], options)
+    return conflictsResult(checkResponse<ConflictsOk>('kv.conflicts', address, response, ['node', 'keys', 'more']), address)
   }
 
   async close(): Promise<void> {
@@ -213,7 +225,30 @@ function checkWireError(type: string, address: string, error: unknown): WireErro
 }
 
 function putResult(ok: PutOk, address: string): PutResult {
-  return {context: ok.context, dot: ok.dot, quorum: ok.quorum, ...(ok.warning === undefined ? {} : {warning: ok.warning}), address}
+  return {context: ok.context, dot: ok.dot, siblings: ok.siblings, quorum: ok.quorum, ...(ok.warning === undefined ? {} : {warning: ok.warning}), address}
+}
+
+function conflictsResult(ok: ConflictsOk, address: string): ConflictsResult {
+  const keys: unknown = ok.keys
+  if (typeof ok.node !== 'string' || typeof ok.more !== 'boolean' || !Array.isArray(keys) || !keys.every(isConflictView)) {
+    throw new BadResponseError('kv.conflicts', address, 'expected {node, keys: [{key, partition, siblings, dots}], more}')
+  }
+  return {node: ok.node, keys: ok.keys, more: ok.more, address}
+}
+
+function isConflictView(entry: unknown): boolean {
+  const record = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>
+  const dots: unknown = record.dots
+  return (
+    record.key instanceof Uint8Array &&
+    typeof record.partition === 'number' &&
+    typeof record.siblings === 'number' &&
+    Array.isArray(dots) &&
+    dots.every((dot: unknown) => {
+      const fields = (typeof dot === 'object' && dot !== null ? dot : {}) as Record<string, unknown>
+      return typeof fields.node === 'string' && typeof fields.counter === 'number' && (fields.kind === 'value' || fields.kind === 'tombstone')
+    })
+  )
 }
 
 function writeFields(options: {context?: string; w?: number}): {context?: string; w?: number} {

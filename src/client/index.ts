@@ -1,5 +1,5 @@
 // The client library (DESIGN §2, §3): DynClient with partition-aware routing.
-export {DynClient, toBytes, type CallOptions, type DynClientOptions, type GetResult, type Key, type PutResult, type RingInfo, type Routing} from './client.js'
+export {DynClient, toBytes, type CallOptions, type ConflictsResult, type DynClientOptions, type GetResult, type Key, type PutResult, type RingInfo, type Routing} from './client.js'
 export {AddressError, BadResponseError, NoNodeReachableError} from './errors.js'
 export {formatAddress, parseAddress, type HostPort} from './address.js'
 export {clientRequestTimeoutMsDefault, clusterNameDefault, routeCandidatesMax} from './constants.js'

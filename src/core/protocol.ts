@@ -11,7 +11,8 @@
 // Incoming payloads are checked here (`parseRequest`) before any node code touches them: a
 // peer or client that sends a well-framed but malformed request gets a BAD_REQUEST failure.
 import {DynError, exitCodes, type ExitCode} from './errors.js'
-import type {Dot} from './causality.js'
+import type {Dot, Sibling} from './causality.js'
+import {keyBytesMax, siblingsMax} from './limits.js'
 import type {GetQuorumDetails, PutQuorumDetails} from './quorum.js'
 import type {Ring} from './ring.js'
 
@@ -81,6 +82,10 @@ export type PutResponse =
       readonly context: string
       /** The dot naming this write. */
       readonly dot: Dot
+      /** Siblings (values and tombstones) of the key on the coordinator after the write.
+       * More than 1: the write was concurrent with others, and `context` covers them too,
+       * so a client that writes with it again replaces siblings it has not seen. */
+      readonly siblings: number
       readonly quorum: PutQuorumDetails
       readonly warning?: SiblingsWarningView
     }
@@ -103,6 +108,46 @@ export type RingResponse =
       readonly w: number
     }
   | Failure
+
+/** Lists the keys this node holds with more than one sibling (docs/protocol.md
+ * `kv.conflicts`): a page of at most `limit` keys in byte order, strictly after `after`. */
+export interface ConflictsRequest {
+  readonly after?: Uint8Array
+  readonly limit: number
+}
+
+/** One sibling of a conflicted key: its dot, and whether it is a value or a tombstone. */
+export interface ConflictDot extends Dot {
+  readonly kind: Sibling['kind']
+}
+
+export interface ConflictView {
+  readonly key: Uint8Array
+  readonly partition: number
+  /** Siblings of the node's copy, tombstones included. */
+  readonly siblings: number
+  /** Their dots in dot order; the first conflictDotsMax when there are more. */
+  readonly dots: readonly ConflictDot[]
+}
+
+export type ConflictsResponse =
+  | {
+      readonly ok: true
+      readonly node: string
+      readonly keys: readonly ConflictView[]
+      /** True when the node holds more conflicted keys after the last one listed. */
+      readonly more: boolean
+    }
+  | Failure
+
+/** Most keys one kv.conflicts page may ask for. An entry carries a key (up to keyBytesMax)
+ * and up to conflictDotsMax dots of about 90 bytes each (64-character node names): 500
+ * entries stay near 5 MiB, a third of the frame limit, and one request's work stays small. */
+export const conflictsPageMax = 500
+
+/** Dots listed per conflicted key. The coordinator refuses puts past siblingsMax, but
+ * replica sync never refuses, so a copy can hold more; the count is always exact. */
+export const conflictDotsMax = siblingsMax
 
 // ---- peer requests (replica role) ----
 
@@ -234,13 +279,14 @@ export interface Messages {
   'admin.stage': {request: AdminStageRequest; response: AdminResponse}
   'admin.plan': {request: AdminClaimantRequest; response: AdminResponse}
   'admin.commit': {request: AdminClaimantRequest; response: AdminResponse}
+  'kv.conflicts': {request: ConflictsRequest; response: ConflictsResponse}
 }
 
 export type MessageType = keyof Messages
 export type RequestOf<T extends MessageType> = Messages[T]['request']
 export type ResponseOf<T extends MessageType> = Messages[T]['response']
 
-export const clientMessageTypes = ['kv.get', 'kv.put', 'kv.delete', 'ring.get'] as const satisfies readonly MessageType[]
+export const clientMessageTypes = ['kv.get', 'kv.put', 'kv.delete', 'ring.get', 'kv.conflicts'] as const satisfies readonly MessageType[]
 export const peerMessageTypes = [
   'replica.get',
   'replica.put',
@@ -469,4 +515,18 @@ const parsers: {[T in MessageType]: (fields: Fields) => RequestOf<T>} = {
     }),
   'admin.plan': (f) => compact<AdminClaimantRequest>({forwarded: optionalFlag('admin.plan', f, 'forwarded')}),
   'admin.commit': (f) => compact<AdminClaimantRequest>({forwarded: optionalFlag('admin.commit', f, 'forwarded')}),
+  'kv.conflicts': (f) => compact<ConflictsRequest>({after: conflictsAfter(f), limit: conflictsLimit(f)}),
+}
+
+function conflictsAfter(fields: Fields): Uint8Array | undefined {
+  if (fields.after === undefined || fields.after === null) return undefined
+  const after = bytes('kv.conflicts', fields, 'after')
+  if (after.length > keyBytesMax) throw new BadRequestError('kv.conflicts', `after is ${after.length} bytes; a key has at most ${keyBytesMax}`)
+  return after
+}
+
+function conflictsLimit(fields: Fields): number {
+  const limit = count('kv.conflicts', fields, 'limit')
+  if (limit < 1 || limit > conflictsPageMax) throw new BadRequestError('kv.conflicts', `limit must be from 1 to ${conflictsPageMax}, not ${limit}`)
+  return limit
 }

@@ -17,6 +17,7 @@ import {LatencyTracker} from './anti-entropy-latency.js'
 import {Admin} from './admin.js'
 import {Actors} from './actors.js'
 import {Background} from './background.js'
+import {conflictsHandlers} from './conflicts.js'
 import {DotCounter} from './counter.js'
 import {Faults} from './faults.js'
 import {Gossip, joiningView} from './gossip.js'
@@ -189,6 +190,7 @@ export class Node {
       ...this.antiEntropy.handlers,
       ...this.faults.handlers,
       ...this.reaper.handlers,
+      ...conflictsHandlers({self: this.config.name, page: (request) => this.objects.conflicts(request)}),
       'node.ping': async () => ({ok: true}),
     }
   }

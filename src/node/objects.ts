@@ -10,10 +10,14 @@
 // It also remembers, in memory, which keys hold a tombstone-only object and since when this
 // node has held that exact version: the candidates of tombstone reaping (reaper.ts). After a
 // restart every tombstone counts as first seen at load, which only delays reaping.
+//
+// And it keeps the index of conflicted keys (conflicts.ts) the same way: built at load, kept
+// on every write, removal and drop, so `kv.conflicts` lists them without reading the store.
 import {Buffer} from 'node:buffer'
 import {createHash} from 'node:crypto'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {MerkleTree, merkleSegmentsDefault} from '../core/merkle.js'
+import {ConflictIndex, type ConflictPage} from './conflicts.js'
 import {KeyedLock} from './keyed-lock.js'
 import type {Clock, ObjectStore} from './ports.js'
 
@@ -67,6 +71,9 @@ export class LocalObjects {
   /** Tombstone-only keys: partition -> key name -> when this node first held that version.
    * Invariant: a key is here only while indexed with a tombstone-only object. */
   private readonly tombstones = new Map<number, Map<string, number>>()
+  /** Keys whose copy holds concurrent siblings. Invariant: exactly the indexed keys whose
+   * stored object isConflicted (conflicts.ts). */
+  private readonly conflicted = new ConflictIndex()
   private readonly clock: Clock
 
   /** Runs before any copy of the partition is deleted (actors.ts: the writer identity moves
@@ -88,7 +95,9 @@ export class LocalObjects {
       const index = this.createIndex(partition)
       for await (const {key, value} of this.store.entries(partition)) {
         this.indexKey(index, key, digestOf(value))
-        this.trackTombstone(partition, key, isTombstoneOnly(decodeObject(value)))
+        const object = decodeObject(value)
+        this.trackTombstone(partition, key, isTombstoneOnly(object))
+        this.conflicted.track(partition, keyName(key), object)
       }
     }
   }
@@ -116,6 +125,7 @@ export class LocalObjects {
       await this.store.put(partition, key, encoded)
       this.indexKey(this.index(partition), key, digestOf(encoded))
       this.trackTombstone(partition, key, isTombstoneOnly(after))
+      this.conflicted.track(partition, keyName(key), after)
       return {before, after, changed: true}
     })
   }
@@ -135,6 +145,7 @@ export class LocalObjects {
         await this.store.delete(partition, key)
         this.unindexKey(this.index(partition), key)
         this.tombstones.get(partition)?.delete(keyName(key))
+        this.conflicted.forget(partition, keyName(key))
       })
     })
   }
@@ -204,6 +215,14 @@ export class LocalObjects {
     await this.store.drop(partition)
     this.indexes.delete(partition)
     this.tombstones.delete(partition)
+    this.conflicted.forgetPartition(partition)
+  }
+
+  /** A page of the keys whose copy holds concurrent siblings (conflicts.ts), in key byte
+   * order, strictly after `after`. */
+  conflicts(options: {readonly after?: Uint8Array | undefined; readonly limit: number}): ConflictPage {
+    const page = this.conflicted.page({after: options.after === undefined ? undefined : keyName(options.after), limit: options.limit})
+    return {keys: page.keys.map((entry) => ({...entry, key: keyFromName(entry.key)})), more: page.more}
   }
 
   private index(partition: number): PartitionIndex {
