@@ -26,6 +26,7 @@ import {isPortFree} from './ports.js'
 import {isNodeProcess, stopProcess} from './processes.js'
 import {programCommand, type ProgramCommand} from './program.js'
 import {clusterStatus, type ClusterStatus} from './status.js'
+import {renderJsonTemplate, templateValues} from './templates.js'
 
 /** Most nodes of a local cluster: each is a Node process of some 50-100 MB on one machine. */
 export const localNodesMax = 32
@@ -162,20 +163,26 @@ export async function checkNodePorts(node: NodeEntry): Promise<void> {
   if (!(await isPortFree(node.host, node.httpPort))) throw new PortTakenError(node.name, 'HTTP', httpAddressOf(node))
 }
 
+/** The node's configuration: templates/local-cluster.json filled in with its settings. */
 export function nodeConfig(file: ClusterFile, node: NodeEntry): NodeConfigFile {
-  return {
-    cluster: file.cluster,
-    name: node.name,
-    listen: {host: node.host, port: node.port},
-    http: {host: node.host, port: node.httpPort},
-    dataDir: node.dataDir,
-    members: file.nodes.map((member) => ({name: member.name, address: addressOf(member), weight: 1})),
-    n: file.n,
-    r: file.r,
-    w: file.w,
-    partitions: file.partitions,
-    sync: file.sync,
-  }
+  const values = templateValues({
+    template: 'local-cluster',
+    node: {
+      cluster: file.cluster,
+      name: node.name,
+      listen: {host: node.host, port: node.port},
+      http: {host: node.host, port: node.httpPort},
+      dataDir: node.dataDir,
+      members: file.nodes.map((member) => ({name: member.name, address: addressOf(member), weight: 1})),
+      n: file.n,
+      r: file.r,
+      w: file.w,
+      partitions: file.partitions,
+      sync: file.sync,
+    },
+  })
+  // The template has exactly the fields of NodeConfigFile (test/cluster/templates.test.ts).
+  return renderJsonTemplate('local-cluster', values) as NodeConfigFile
 }
 
 async function prepareFiles(dir: string, file: ClusterFile): Promise<void> {

@@ -1,0 +1,384 @@
+// `dyn init`: writes a deployment file from a template (DESIGN §9, docs/deploy.md): a node
+// configuration or a systemd unit, filled in from flags. A node configuration is checked
+// with the daemon's own validator before it is written, so a file `dyn init` writes is one
+// `dyn node start` accepts. Without --template it lists the templates.
+import {lstat, mkdir, readFile, rename, writeFile} from 'node:fs/promises'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {parseAddress, type HostPort} from '../client/index.js'
+import {
+  packageRoot,
+  renderTemplate,
+  templateInfo,
+  templateNames,
+  templates,
+  templatesDir,
+  templateValues,
+  type MemberSetting,
+  type NodeSettings,
+  type TemplateName,
+  type TemplateSettings,
+  type UnitSettings,
+} from '../cluster/index.js'
+import {DynError, exitCodes, unreachable} from '../core/errors.js'
+import {ConfigError, configDefaults, configWarnings, parseConfig, type DaemonConfig} from '../daemon/index.js'
+import {jsonShapeVersion} from '../render/json.js'
+
+/** Defaults of a node on a host of its own (docs/deploy.md): the usual data directory and
+ * the HTTP admin port on loopback (DESIGN §11: bind to loopback unless told otherwise). */
+export const initDefaults = {
+  out: '.',
+  http: '127.0.0.1:8001',
+  localListen: '127.0.0.1:7001',
+  dataDir: '/var/lib/dyn',
+  configPath: '/etc/dyn/node.json',
+  user: 'dyn',
+} as const
+
+/** Longest secret file read: a secret is at most 1024 characters (daemon/config.ts). */
+const secretFileBytesMax = 4096
+
+/** Name rule of useradd(8) for system users, which the unit's User= must follow. */
+const userPattern = /^[a-z_][a-z0-9_-]{0,31}$/
+
+/** Characters a path in the unit may not hold: systemd splits ExecStart at whitespace, reads
+ * quotes and backslashes, and expands % specifiers. */
+const unitPathUnsafe = /[\s"'\\%]/
+
+const wildcardHosts: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]'])
+
+export type ValueFlag = 'name' | 'listen' | 'http' | 'members' | 'seeds' | 'data-dir' | 'cluster' | 'n' | 'r' | 'w' | 'partitions' | 'sync' | 'secret-file' | 'config-path' | 'bin' | 'user'
+
+const nodeFlags: readonly ValueFlag[] = ['name', 'listen', 'http', 'data-dir', 'cluster', 'n', 'r', 'w', 'partitions', 'sync']
+
+/** The flags each template takes; any other value flag is refused rather than ignored. */
+export const templateFlags: Readonly<Record<TemplateName, readonly ValueFlag[]>> = {
+  'local-cluster': [...nodeFlags, 'members'],
+  node: [...nodeFlags, 'members', 'seeds', 'secret-file'],
+  systemd: ['bin', 'config-path', 'user', 'data-dir'],
+}
+
+/** The flag that sets each field of the node configuration, for errors of the validator. */
+const fieldFlags: Readonly<Record<string, ValueFlag>> = {
+  cluster: 'cluster',
+  name: 'name',
+  listen: 'listen',
+  http: 'http',
+  dataDir: 'data-dir',
+  members: 'members',
+  seeds: 'seeds',
+  n: 'n',
+  r: 'r',
+  w: 'w',
+  partitions: 'partitions',
+  sync: 'sync',
+  secret: 'secret-file',
+}
+
+export class InitFlagError extends DynError {
+  constructor(flag: string, problem: string, suggestion: string) {
+    super(`${flag}: ${problem}`, {code: 'INIT_FLAG_INVALID', exitCode: exitCodes.usage, suggestion})
+  }
+}
+
+export class FileExistsError extends DynError {
+  constructor(path: string) {
+    super(`${path} exists already`, {code: 'FILE_EXISTS', exitCode: exitCodes.error, suggestion: 'give --force to replace it, or another folder with --out'})
+  }
+}
+
+export type InitFlags = Partial<Record<ValueFlag, string | number | undefined>> & {readonly out: string}
+
+export default class Init extends BaseCommand {
+  static override summary = 'Write a node configuration or a systemd unit from a template'
+
+  static override description =
+    'Fills in a template from templates/ with the flags and writes it into --out: `node` (one node of a cluster across hosts), ' +
+    '`local-cluster` (the configuration `dyn cluster up` writes per node) or `systemd` (a unit running `dyn node start`). ' +
+    'A node configuration is validated as `dyn node start` would before it is written. An existing file is kept unless --force. ' +
+    'Without --template, lists the templates. See docs/deploy.md.'
+
+  static override examples = [
+    '<%= config.bin %> init',
+    '<%= config.bin %> init --template node --name n1 --listen 10.0.0.1:7001 --http 10.0.0.1:8001 --members n1@10.0.0.1:7001,n2@10.0.0.2:7001,n3@10.0.0.3:7001 --out /etc/dyn',
+    '<%= config.bin %> init --template node --name n4 --listen 10.0.0.4:7001 --seeds 10.0.0.1:7001,10.0.0.2:7001 --out /etc/dyn',
+    '<%= config.bin %> init --template systemd --out /etc/systemd/system',
+  ]
+
+  static override flags = {
+    template: Flags.string({char: 't', description: `template to fill in: ${templateNames.join(', ')}`}),
+    out: Flags.string({char: 'o', default: initDefaults.out, description: 'folder to write the file into (created if missing)'}),
+    force: Flags.boolean({default: false, description: 'replace the file if it exists'}),
+    name: Flags.string({description: "[node, local-cluster] this node's name"}),
+    listen: Flags.string({description: `[node, local-cluster] HOST:PORT of the wire protocol; for node, this host's address as the other hosts reach it (local-cluster default: ${initDefaults.localListen})`}),
+    http: Flags.string({description: `[node, local-cluster] HOST:PORT of the HTTP admin port (/health, /status, /metrics) [default: ${initDefaults.http}]`}),
+    members: Flags.string({description: '[node, local-cluster] the first members of a new cluster, this node included: NAME@HOST:PORT,... (the same list on every host)'}),
+    seeds: Flags.string({description: '[node] HOST:PORT,... of running nodes, for a node joining a cluster'}),
+    'data-dir': Flags.string({description: `store directory [default: ${initDefaults.dataDir}; local-cluster: OUT/data]`}),
+    cluster: Flags.string({description: `[node, local-cluster] cluster name [default: ${configDefaults.cluster}]`}),
+    n: Flags.integer({description: `[node, local-cluster] replicas per key [default: ${configDefaults.n}]`}),
+    r: Flags.integer({description: `[node, local-cluster] default read quorum [default: ${configDefaults.r}]`}),
+    w: Flags.integer({description: `[node, local-cluster] default write quorum [default: ${configDefaults.w}]`}),
+    partitions: Flags.integer({description: `[node, local-cluster] partition count Q, a power of two from 8 to 4096 [default: ${configDefaults.partitions}]`}),
+    sync: Flags.string({description: `[node, local-cluster] durability: always, interval:MS or none [default: ${configDefaults.sync}]`}),
+    'secret-file': Flags.string({description: '[node] file holding the cluster secret (16 to 1024 characters, the same on every node)'}),
+    'config-path': Flags.string({description: `[systemd] the node configuration the unit starts from [default: ${initDefaults.configPath}]`}),
+    bin: Flags.string({description: "[systemd] absolute path of the dyn program [default: this installation's bin/run.js]"}),
+    user: Flags.string({description: `[systemd] user and group the node runs as [default: ${initDefaults.user}]`}),
+  }
+
+  async run(): Promise<unknown> {
+    const {flags} = await this.parse(Init)
+    if (flags.template === undefined) {
+      const given = valueFlagsGiven(flags)
+      if (given.length > 0) throw new InitFlagError(`--${given[0] ?? ''}`, 'needs --template', `give --template ${templateNames.join('|')}`)
+      return this.list()
+    }
+    const result = await initTemplate({template: flags.template, flags, force: flags.force})
+    if (!this.jsonEnabled()) {
+      for (const warning of result.warnings) process.stderr.write(`${warning}\n`)
+      this.log(`${result.overwritten ? 'replaced' : 'wrote'} ${result.path} (template ${result.template})`)
+      this.log(`Next: ${result.next.join('\n      ')}`)
+    }
+    return {version: jsonShapeVersion, ...result}
+  }
+
+  private list(): unknown {
+    const listed = templateNames.map((name) => {
+      const info = templates[name]
+      const placeholders = Object.entries(info.placeholders).map(([placeholder, about]) => ({name: placeholder, optional: about.optional, meaning: about.meaning}))
+      return {name, path: join(templatesDir(), info.file), output: info.output, summary: info.summary, flags: templateFlags[name].map((flag) => `--${flag}`), placeholders}
+    })
+    if (!this.jsonEnabled()) {
+      for (const entry of listed) this.log(`${entry.name.padEnd(14)} ${entry.summary}\n${''.padEnd(14)} writes ${entry.output}; flags: ${entry.flags.join(' ')}`)
+      this.log('Write one with: dyn init --template NAME [--out DIR] (docs/deploy.md)')
+    }
+    return {version: jsonShapeVersion, templates: listed}
+  }
+}
+
+export interface InitOptions {
+  readonly template: string
+  /** The command's flags: --out and the value flags, undefined when not given. */
+  readonly flags: InitFlags
+  readonly force: boolean
+}
+
+export interface InitResult {
+  readonly template: TemplateName
+  readonly path: string
+  readonly overwritten: boolean
+  /** The daemon's warnings about the configuration (configWarnings). */
+  readonly warnings: readonly string[]
+  readonly next: readonly string[]
+}
+
+/** Fills in the template from the flags, validates a node configuration, writes the file. */
+export async function initTemplate(options: InitOptions): Promise<InitResult> {
+  const name = templateInfo(options.template).name
+  checkApplicable(name, valueFlagsGiven(options.flags))
+  const out = resolve(options.flags.out)
+  const path = join(out, templates[name].output)
+  const settings = await settingsOf(name, options.flags, out)
+  const text = renderTemplate(name, templateValues(settings))
+  const warnings = settings.template === 'systemd' ? [] : configWarnings(validate(text, out))
+  const secret = settings.template !== 'systemd' && settings.node.secret !== undefined
+  const overwritten = await writeOutput({path, text, force: options.force, secret})
+  return {template: name, path, overwritten, warnings, next: nextSteps(settings, path)}
+}
+
+function valueFlagsGiven(flags: Readonly<Record<string, unknown>>): ValueFlag[] {
+  const all = new Set<string>(Object.values(templateFlags).flat())
+  return Object.keys(flags).filter((flag): flag is ValueFlag => all.has(flag) && flags[flag] !== undefined)
+}
+
+function checkApplicable(name: TemplateName, given: readonly ValueFlag[]): void {
+  const allowed = templateFlags[name]
+  const stray = given.find((flag) => !allowed.includes(flag))
+  if (stray !== undefined) {
+    throw new InitFlagError(`--${stray}`, `does not apply to --template ${name}`, `the ${name} template takes ${allowed.map((flag) => `--${flag}`).join(', ')}`)
+  }
+}
+
+async function settingsOf(name: TemplateName, flags: InitFlags, out: string): Promise<TemplateSettings> {
+  switch (name) {
+    case 'local-cluster':
+    case 'node':
+      return {template: name, node: await nodeSettings(name, flags, out)}
+    case 'systemd':
+      return {template: name, unit: unitSettings(flags)}
+    default:
+      return unreachable(name)
+  }
+}
+
+// ---- node configurations ----
+
+function text(flags: InitFlags, flag: ValueFlag): string | undefined {
+  const value = flags[flag]
+  return value === undefined ? undefined : String(value)
+}
+
+function number(flags: InitFlags, flag: ValueFlag, fallback: number): number {
+  const value = flags[flag]
+  return typeof value === 'number' ? value : fallback
+}
+
+async function nodeSettings(name: 'local-cluster' | 'node', flags: InitFlags, out: string): Promise<NodeSettings> {
+  const nodeName = text(flags, 'name')
+  if (nodeName === undefined) throw new InitFlagError('--name', 'is missing', "give this node's name, such as --name n1")
+  const listenText = text(flags, 'listen') ?? (name === 'local-cluster' ? initDefaults.localListen : undefined)
+  if (listenText === undefined) throw new InitFlagError('--listen', 'is missing', "give this host's address and the wire port, such as --listen 10.0.0.1:7001")
+  const listen = hostPort('--listen', listenText)
+  const members = membersOf(text(flags, 'members'))
+  const seeds = seedsOf(text(flags, 'seeds'))
+  if (name === 'node' && members === undefined && seeds === undefined) {
+    throw new InitFlagError('--members', 'is missing, and so is --seeds', 'give --members NAME@HOST:PORT,... for the first nodes of a new cluster, or --seeds HOST:PORT,... to join a running one')
+  }
+  if (members === undefined && seeds !== undefined && wildcardHosts.has(listen.host)) {
+    throw new InitFlagError('--listen', `${listenText}: a node joining through --seeds announces its listen address to the cluster, and ${listen.host} is no address to reach it at`, "give this host's own address, such as --listen 10.0.0.4:7001")
+  }
+  const secretPath = text(flags, 'secret-file')
+  return {
+    cluster: text(flags, 'cluster') ?? configDefaults.cluster,
+    name: nodeName,
+    listen,
+    http: hostPort('--http', text(flags, 'http') ?? initDefaults.http),
+    dataDir: resolve(text(flags, 'data-dir') ?? (name === 'local-cluster' ? join(out, 'data') : initDefaults.dataDir)),
+    // A local node alone knows itself as the only member, as `dyn node start` does.
+    members: members ?? (name === 'local-cluster' ? [{name: nodeName, address: listenText, weight: configDefaults.weight}] : undefined),
+    seeds,
+    n: number(flags, 'n', configDefaults.n),
+    r: number(flags, 'r', configDefaults.r),
+    w: number(flags, 'w', configDefaults.w),
+    partitions: number(flags, 'partitions', configDefaults.partitions),
+    sync: text(flags, 'sync') ?? configDefaults.sync,
+    secret: secretPath === undefined ? undefined : await readSecret(secretPath),
+  }
+}
+
+function hostPort(flag: string, value: string): HostPort {
+  try {
+    return parseAddress(value)
+  } catch {
+    throw new InitFlagError(flag, `${JSON.stringify(value)} is not HOST:PORT`, `write ${flag} HOST:PORT with a port from 1 to 65535, such as 10.0.0.1:7001`)
+  }
+}
+
+function listOf(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0)
+}
+
+/** `--members n1@10.0.0.1:7001,...`; the daemon's validator checks names and duplicates. */
+function membersOf(value: string | undefined): MemberSetting[] | undefined {
+  if (value === undefined) return undefined
+  const members = listOf(value).map((item) => {
+    const at = item.indexOf('@')
+    const example = 'write --members n1@10.0.0.1:7001,n2@10.0.0.2:7001,n3@10.0.0.3:7001'
+    if (at <= 0) throw new InitFlagError('--members', `${JSON.stringify(item)} is not NAME@HOST:PORT`, example)
+    const address = item.slice(at + 1)
+    hostPort('--members', address)
+    return {name: item.slice(0, at), address, weight: configDefaults.weight}
+  })
+  if (members.length === 0) throw new InitFlagError('--members', 'lists no member', 'list every first member, this node included')
+  return members
+}
+
+function seedsOf(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined
+  const seeds = listOf(value)
+  for (const seed of seeds) hostPort('--seeds', seed)
+  if (seeds.length === 0) throw new InitFlagError('--seeds', 'lists no address', 'write --seeds HOST:PORT,... of running nodes')
+  return seeds
+}
+
+async function readSecret(path: string): Promise<string> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (error) {
+    throw new InitFlagError('--secret-file', `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'give a file holding the cluster secret, such as one written by `openssl rand -base64 32`')
+  }
+  if (bytes.length > secretFileBytesMax) throw new InitFlagError('--secret-file', `${path} is ${bytes.length} bytes`, 'the file must hold only the secret, 16 to 1024 characters')
+  // A trailing newline is how editors and `openssl rand -base64` end the file, not part of the secret.
+  return bytes.toString('utf8').replace(/\r?\n$/, '')
+}
+
+/** Validates the generated configuration as `dyn node start --config` will read it. */
+function validate(text: string, out: string): DaemonConfig {
+  try {
+    return parseConfig(JSON.parse(text) as unknown, {baseDir: out})
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    const flag = fieldFlags[error.field.split(/[.[]/)[0] ?? '']
+    throw new DynError(`the configuration would be invalid: ${error.message}${flag === undefined ? '' : ` (set by --${flag})`}`, {
+      code: 'CONFIG_INVALID',
+      exitCode: exitCodes.usage,
+      ...(error.suggestion === undefined ? {} : {suggestion: error.suggestion}),
+    })
+  }
+}
+
+// ---- the systemd unit ----
+
+function unitPath(flag: string, value: string, options: {mustBeAbsolute: boolean}): string {
+  if (options.mustBeAbsolute && !isAbsolute(value)) throw new InitFlagError(flag, `${value} is not an absolute path`, `give the absolute path, such as ${flag} "$(command -v dyn)"`)
+  const path = resolve(value)
+  if (unitPathUnsafe.test(path)) throw new InitFlagError(flag, `${JSON.stringify(path)} contains whitespace, a quote, a backslash or %`, 'use a path without them (systemd would split or expand it)')
+  return path
+}
+
+/** The program of this installation: the package's own entry script, which exists wherever
+ * the package is installed (npm links `dyn` to it from a folder that depends on its prefix). */
+export function defaultBin(): string {
+  return join(packageRoot(), 'bin', 'run.js')
+}
+
+function unitSettings(flags: InitFlags): UnitSettings {
+  const user = text(flags, 'user') ?? initDefaults.user
+  if (!userPattern.test(user)) throw new InitFlagError('--user', `${JSON.stringify(user)} is not a user name`, 'use 1 to 32 lower-case letters, digits, _ or -, starting with a letter or _')
+  return {
+    bin: unitPath('--bin', text(flags, 'bin') ?? defaultBin(), {mustBeAbsolute: true}),
+    configPath: unitPath('--config-path', text(flags, 'config-path') ?? initDefaults.configPath, {mustBeAbsolute: false}),
+    user,
+    dataDir: unitPath('--data-dir', text(flags, 'data-dir') ?? initDefaults.dataDir, {mustBeAbsolute: false}),
+  }
+}
+
+// ---- writing ----
+
+/** Writes atomically (a temporary file renamed over the target); true when it replaced one. */
+async function writeOutput(options: {path: string; text: string; force: boolean; secret: boolean}): Promise<boolean> {
+  const exists = await lstat(options.path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false
+      throw error
+    },
+  )
+  if (exists && !options.force) throw new FileExistsError(options.path)
+  await mkdir(dirname(options.path), {recursive: true})
+  const temporary = `${options.path}.tmp-${process.pid}`
+  // A configuration holding the secret is not for every local user to read.
+  await writeFile(temporary, options.text, {mode: options.secret ? 0o640 : 0o644})
+  await rename(temporary, options.path)
+  return exists
+}
+
+function nextSteps(settings: TemplateSettings, path: string): string[] {
+  switch (settings.template) {
+    case 'local-cluster':
+    case 'node':
+      return [
+        `dyn node start --config ${path}   (runs the node in the foreground)`,
+        `dyn init --template systemd --config-path ${path} --data-dir ${settings.node.dataDir} --out /etc/systemd/system   (runs it as a service)`,
+      ]
+    case 'systemd': {
+      const installed = '/etc/systemd/system/dyn.service'
+      return [...(path === installed ? [] : [`install -m 0644 ${path} ${installed}`]), 'systemctl daemon-reload', 'systemctl enable --now dyn']
+    }
+    default:
+      return unreachable(settings)
+  }
+}

@@ -1,0 +1,243 @@
+// `dyn init` as a real process (DESIGN §9, issue 6): every template it writes is checked by
+// what will read it. Node configurations: a node started from each (`dyn node start
+// --config FILE`, on 127.0.0.1 and random ports) answers /health, a node joining through
+// seeds is seen by the node it names, and SIGTERM stops them with exit code 0. The systemd
+// unit: `systemd-analyze verify` accepts it without a single complaint. Refusals: an
+// existing file, bad flags.
+import {mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {execa} from 'execa'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {probeHealth} from '../../src/cluster/index.js'
+import {initTemplate} from '../../src/commands/init.js'
+import {dyn, json, root, type Run} from '../commands/helpers.js'
+import {freePorts} from '../daemon/helpers.js'
+
+/** How long a node from the sources may take to answer /health on a loaded 2-core machine. */
+const healthyTimeoutMs = 30_000
+
+let dir: string
+
+/** A node process this file started; `exited` settles (never rejects) with its exit code and output. */
+interface Spawned {
+  kill(signal: NodeJS.Signals): void
+  readonly exited: Promise<{exitCode: number | undefined; output: string}>
+}
+
+const nodes: Spawned[] = []
+
+/** Installs systemd (which brings systemd-analyze) when it is missing, as the CI image may lack it. */
+async function ensureSystemdAnalyze(): Promise<void> {
+  if ((await execa('systemd-analyze', ['--version'], {reject: false})).exitCode === 0) return
+  const install = (): Promise<{exitCode?: number | undefined; stderr: unknown}> => execa('apt-get', ['install', '-y', 'systemd'], {reject: false})
+  let installed = await install()
+  // A fresh machine may have no package lists yet.
+  if (installed.exitCode !== 0) {
+    await execa('apt-get', ['update'], {reject: false})
+    installed = await install()
+  }
+  const found = await execa('systemd-analyze', ['--version'], {reject: false})
+  if (found.exitCode !== 0) {
+    throw new Error(`systemd-analyze is missing and \`apt-get install -y systemd\` did not provide it (exit ${String(installed.exitCode)}): ${String(installed.stderr)}`)
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dyn-init-'))
+  await ensureSystemdAnalyze()
+})
+
+afterAll(async () => {
+  for (const node of nodes) node.kill('SIGKILL')
+  await Promise.allSettled(nodes.map((node) => node.exited))
+  await rm(dir, {recursive: true, force: true})
+})
+
+function ok(run: Run): Record<string, unknown> {
+  expect(run.exitCode, run.stderr + run.stdout).toBe(0)
+  return json(run)
+}
+
+function startNode(configPath: string): Spawned {
+  const child = execa(process.execPath, ['--import', 'tsx', join(root, 'bin', 'dev.js'), 'node', 'start', '--config', configPath], {cwd: root, reject: false, stdin: 'ignore', all: true})
+  const spawned: Spawned = {kill: (signal) => void child.kill(signal), exited: child.then((result) => ({exitCode: result.exitCode, output: String(result.all)}))}
+  nodes.push(spawned)
+  return spawned
+}
+
+async function waitHealthy(httpAddress: string, name: string, node: Spawned): Promise<void> {
+  const deadline = performance.now() + healthyTimeoutMs
+  let exited = false
+  void node.exited.then(() => (exited = true))
+  while (performance.now() < deadline && !exited) {
+    const health = await probeHealth(httpAddress)
+    if (health.ok && health.name === name) return
+    await sleep(100)
+  }
+  node.kill('SIGKILL')
+  throw new Error(`${name} did not answer http://${httpAddress}/health:\n${(await node.exited).output}`)
+}
+
+async function stopGracefully(node: Spawned): Promise<number | undefined> {
+  node.kill('SIGTERM')
+  return (await node.exited).exitCode
+}
+
+describe('dyn init', () => {
+  it('lists the templates, each with its file in the package', async () => {
+    const listed = ok(await dyn(['init', '--json'])) as {templates: {name: string; path: string; output: string; flags: string[]}[]}
+    expect(listed.templates.map((template) => [template.name, template.output])).toEqual([
+      ['local-cluster', 'node.json'],
+      ['node', 'node.json'],
+      ['systemd', 'dyn.service'],
+    ])
+    for (const template of listed.templates) expect((await readFile(template.path, 'utf8')).length).toBeGreaterThan(0)
+    expect(listed.templates[1]?.flags).toContain('--seeds')
+  })
+
+  it('writes node configurations a node starts from: a first member, a node joining through it as seed, a local node', async () => {
+    const [wire1, http1, wire2, http2, wire3, http3] = await freePorts(6)
+    const runs = await Promise.all([
+      dyn([
+        'init', '--template', 'node', '--name', 'h1', '--listen', `127.0.0.1:${wire1}`, '--http', `127.0.0.1:${http1}`,
+        '--members', `h1@127.0.0.1:${wire1}`, '--n', '1', '--r', '1', '--w', '1', '--partitions', '8', '--sync', 'none',
+        '--cluster', 'init-test', '--data-dir', join(dir, 'h1', 'data'), '--out', join(dir, 'h1'), '--json',
+      ]),
+      dyn([
+        'init', '--template', 'node', '--name', 'h2', '--listen', `127.0.0.1:${wire2}`, '--http', `127.0.0.1:${http2}`,
+        '--seeds', `127.0.0.1:${wire1}`, '--n', '1', '--r', '1', '--w', '1', '--partitions', '8', '--sync', 'none',
+        '--cluster', 'init-test', '--data-dir', join(dir, 'h2', 'data'), '--out', join(dir, 'h2'), '--json',
+      ]),
+      dyn([
+        'init', '--template', 'local-cluster', '--name', 'l1', '--listen', `127.0.0.1:${wire3}`, '--http', `127.0.0.1:${http3}`,
+        '--n', '1', '--r', '1', '--w', '1', '--partitions', '8', '--out', join(dir, 'l1'), '--json',
+      ]),
+    ])
+    const [first, joining, local] = runs.map(ok) as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>]
+    expect(first).toMatchObject({version: 1, template: 'node', path: join(dir, 'h1', 'node.json'), overwritten: false, warnings: []})
+    expect(first.next).toEqual(expect.arrayContaining([expect.stringContaining(`dyn node start --config ${join(dir, 'h1', 'node.json')}`)]))
+    expect(JSON.parse(await readFile(join(dir, 'h2', 'node.json'), 'utf8'))).toMatchObject({name: 'h2', seeds: [`127.0.0.1:${wire1}`]})
+    expect(JSON.parse(await readFile(join(dir, 'l1', 'node.json'), 'utf8'))).toMatchObject({dataDir: join(dir, 'l1', 'data'), members: [{name: 'l1', address: `127.0.0.1:${wire3}`, weight: 1}]})
+
+    const children = [startNode(String(first.path)), startNode(String(joining.path)), startNode(String(local.path))]
+    await Promise.all([
+      waitHealthy(`127.0.0.1:${http1}`, 'h1', children[0]!),
+      waitHealthy(`127.0.0.1:${http2}`, 'h2', children[1]!),
+      waitHealthy(`127.0.0.1:${http3}`, 'l1', children[2]!),
+    ])
+    expect(await joinedMembers(`127.0.0.1:${http1}`)).toContainEqual({name: 'h2', status: 'joining'})
+    // The operator stages the remote node's join and commits it, all through --host.
+    const remote = ['--host', `127.0.0.1:${wire1}`, '--cluster', 'init-test', '--dir', join(dir, 'no-local-cluster'), '--json']
+    const staged = await dyn(['cluster', 'join', '--name', 'h2', ...remote])
+    expect(ok(staged)).toMatchObject({name: 'h2', staged: [expect.objectContaining({name: 'h2', action: 'join'})]})
+    expect((await dyn(['cluster', 'join', ...remote])).exitCode).toBe(2)
+    ok(await dyn(['cluster', 'commit', ...remote]))
+    expect(await joinedMembers(`127.0.0.1:${http1}`)).toContainEqual({name: 'h2', status: 'valid'})
+    const status = ok(await dyn(['cluster', 'status', ...remote])) as {membership: {members: {name: string; status: string}[]; nodes: {name: string; ringVersion: number | null}[]}}
+    expect(status.membership.members.map((member) => [member.name, member.status])).toEqual([['h1', 'valid'], ['h2', 'valid']])
+    expect(status.membership.nodes.map((node) => node.name)).toEqual(['h1', 'h2'])
+    expect(await Promise.all(children.map(stopGracefully))).toEqual([0, 0, 0])
+  })
+
+  it('writes a systemd unit that systemd-analyze verify accepts without a warning', async () => {
+    const out = join(dir, 'unit')
+    const written = ok(
+      await dyn(['init', '--template', 'systemd', '--bin', join(root, 'bin', 'run.js'), '--config-path', join(dir, 'h1', 'node.json'), '--data-dir', join(dir, 'h1', 'data'), '--out', out, '--json']),
+    )
+    expect(written).toMatchObject({template: 'systemd', path: join(out, 'dyn.service'), next: expect.arrayContaining(['systemctl daemon-reload', 'systemctl enable --now dyn'])})
+    const verified = await execa('systemd-analyze', ['verify', '--man=no', join(out, 'dyn.service')], {reject: false})
+    expect({exitCode: verified.exitCode, stderr: verified.stderr, stdout: verified.stdout}).toEqual({exitCode: 0, stderr: '', stdout: ''})
+
+    // The check can fail: the same unit with a program that does not exist is refused.
+    const broken = join(out, 'broken.service')
+    await writeFile(broken, (await readFile(join(out, 'dyn.service'), 'utf8')).replace(join(root, 'bin', 'run.js'), join(dir, 'no-such-dyn')))
+    const refused = await execa('systemd-analyze', ['verify', '--man=no', broken], {reject: false})
+    expect(refused.exitCode).not.toBe(0)
+    expect(refused.stderr).toContain('no-such-dyn')
+  })
+
+  it('keeps an existing file unless --force (exit code 1) and refuses bad flags with exit code 2', async () => {
+    const out = join(dir, 'refusals')
+    await mkdir(out)
+    await writeFile(join(out, 'dyn.service'), 'edited by hand\n')
+    const [again, bad] = await Promise.all([
+      dyn(['init', '--template', 'systemd', '--bin', '/usr/bin/env', '--out', out, '--json']),
+      dyn(['init', '--template', 'node', '--name', 'n1', '--listen', 'nowhere', '--members', 'n1@127.0.0.1:7001', '--out', out, '--json']),
+    ])
+    expect(again.exitCode).toBe(1)
+    expect(json(again)).toMatchObject({error: {code: 'FILE_EXISTS', message: `${join(out, 'dyn.service')} exists already`}})
+    expect(await readFile(join(out, 'dyn.service'), 'utf8')).toBe('edited by hand\n')
+    expect(bad.exitCode).toBe(2)
+    expect(json(bad)).toMatchObject({error: {code: 'INIT_FLAG_INVALID', message: '--listen: "nowhere" is not HOST:PORT', exitCode: 2}})
+  })
+})
+
+// The same command in this process: what it refuses, and --force.
+describe('initTemplate', () => {
+  const node = {name: 'n1', listen: '127.0.0.1:7001', members: 'n1@127.0.0.1:7001'}
+
+  it('replaces an existing file only with --force', async () => {
+    const out = join(dir, 'force')
+    const flags = {out, bin: '/usr/bin/env'}
+    expect(await initTemplate({template: 'systemd', flags, force: false})).toMatchObject({overwritten: false})
+    await writeFile(join(out, 'dyn.service'), 'edited by hand\n')
+    await expect(initTemplate({template: 'systemd', flags, force: false})).rejects.toMatchObject({code: 'FILE_EXISTS', exitCode: 1})
+    expect(await readFile(join(out, 'dyn.service'), 'utf8')).toBe('edited by hand\n')
+    expect(await initTemplate({template: 'systemd', flags, force: true})).toMatchObject({overwritten: true})
+    expect(await readFile(join(out, 'dyn.service'), 'utf8')).toContain('\nExecStart=/usr/bin/env node start --config /etc/dyn/node.json\n')
+    // Without --bin: this installation's entry script, which exists wherever the package is.
+    await initTemplate({template: 'systemd', flags: {out}, force: true})
+    expect(await readFile(join(out, 'dyn.service'), 'utf8')).toContain(`\nExecStart=${join(root, 'bin', 'run.js')} node start --config /etc/dyn/node.json\n`)
+  })
+
+  it.each<[string, string, Record<string, string | number>, RegExp]>([
+    ['an address that is not HOST:PORT', 'node', {...node, listen: 'nowhere'}, /^--listen: "nowhere" is not HOST:PORT/],
+    ['a member that is not NAME@HOST:PORT', 'node', {...node, members: 'n1@127.0.0.1:7001,n2'}, /^--members: "n2" is not NAME@HOST:PORT/],
+    ['R above N, naming the flag', 'node', {...node, members: 'n1@127.0.0.1:7001,n2@127.0.0.1:7002,n3@127.0.0.1:7003', r: 4}, /^the configuration would be invalid: r: 4 must be between 1 and n=3 \(set by --r\)/],
+    ['a node not among the members', 'node', {...node, name: 'n9', n: 1}, /^the configuration would be invalid: name: "n9" is not one of members \(n1\) \(set by --name\)/],
+    ['a joining node on a wildcard address', 'node', {name: 'n4', listen: '0.0.0.0:7001', seeds: '10.0.0.1:7001'}, /^--listen: 0\.0\.0\.0:7001: a node joining through --seeds announces its listen address/],
+    ['neither members nor seeds', 'node', {name: 'n1', listen: '127.0.0.1:7001'}, /^--members: is missing, and so is --seeds/],
+    ['a missing name', 'node', {listen: '127.0.0.1:7001', seeds: '10.0.0.1:7001'}, /^--name: is missing/],
+    ['a flag of another template', 'node', {...node, bin: '/usr/bin/dyn'}, /^--bin: does not apply to --template node/],
+    ['a relative program path', 'systemd', {bin: 'dyn'}, /^--bin: dyn is not an absolute path/],
+    ['a path systemd would split', 'systemd', {'config-path': '/etc/my dyn/node.json'}, /^--config-path: "\/etc\/my dyn\/node.json" contains whitespace/],
+    ['a user name useradd refuses', 'systemd', {user: 'Dyn User'}, /^--user: "Dyn User" is not a user name/],
+    ['an unknown template', 'kubernetes', {}, /^there is no template "kubernetes"/],
+  ])('refuses %s with a usage error', async (_what, template, flags, message) => {
+    const attempt = initTemplate({template, flags: {out: join(dir, 'refused'), ...flags}, force: false})
+    await expect(attempt).rejects.toMatchObject({exitCode: 2, message: expect.stringMatching(message)})
+  })
+
+  it('reads the secret from a file, and writes a configuration holding it readable by owner and group only', async () => {
+    const out = join(dir, 'secret')
+    await mkdir(out)
+    await writeFile(join(out, 'secret.txt'), 'k7Qd0Zr3pW9xY2vL8mN4bT6c\n')
+    const result = await initTemplate({template: 'node', flags: {...node, out, n: 1, r: 1, w: 1, 'secret-file': join(out, 'secret.txt')}, force: false})
+    expect(JSON.parse(await readFile(result.path, 'utf8'))).toMatchObject({secret: 'k7Qd0Zr3pW9xY2vL8mN4bT6c'})
+    expect((await stat(result.path)).mode & 0o777).toBe(0o640 & ~process.umask())
+    await writeFile(join(out, 'short.txt'), 'short\n')
+    await expect(initTemplate({template: 'node', flags: {...node, out: join(out, 'b'), n: 1, r: 1, w: 1, 'secret-file': join(out, 'short.txt')}, force: false})).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/^the configuration would be invalid: secret: a string of 5 characters is not allowed.*\(set by --secret-file\)$/),
+    })
+  })
+
+  it('warns, as the node will, about a wire port off loopback without a secret', async () => {
+    const result = await initTemplate({template: 'node', flags: {name: 'n1', listen: '10.0.0.1:7001', members: 'n1@10.0.0.1:7001', n: 1, r: 1, w: 1, out: join(dir, 'warn')}, force: false})
+    expect(result.warnings).toEqual([expect.stringMatching(/^WARNING: listening on 10\.0\.0\.1:7001, which is not a loopback address, without a cluster secret/)])
+  })
+})
+
+/** The members (name and status) the node at `httpAddress` reports in /status, once it
+ * lists more than itself (gossip brings a joining node within a round or two). */
+async function joinedMembers(httpAddress: string): Promise<{name: string; status: string}[]> {
+  const deadline = performance.now() + healthyTimeoutMs
+  for (;;) {
+    const status = (await (await fetch(`http://${httpAddress}/status`)).json()) as {members: {name: string; status: string}[]}
+    const members = status.members.map(({name, status: state}) => ({name, status: state}))
+    if (members.length > 1 || performance.now() > deadline) return members
+    await sleep(200)
+  }
+}
