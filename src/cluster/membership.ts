@@ -157,6 +157,13 @@ export interface StageResult {
   readonly staged: unknown
 }
 
+/** Stages the join of a node that already runs elsewhere (started with seeds, so the
+ * cluster knows it as joining): the multi-host counterpart of join(). */
+export async function stageJoin(target: MembershipTarget & {node: string; weight?: number}): Promise<StageResult> {
+  const result = await askAny(target, 'admin.stage', {action: 'join', name: target.node, ...(target.weight === undefined ? {} : {weight: target.weight})})
+  return {stagedVia: result.address, staged: result.document.staged}
+}
+
 export async function leave(target: MembershipTarget & {node: string}): Promise<StageResult> {
   await checkKnown(target, target.node)
   const result = await askAny(target, 'admin.stage', {action: 'leave', name: target.node})
@@ -251,19 +258,34 @@ interface StatusDocument {
 export async function clusterMembership(dirOption: string, options: {timeoutMs?: number} = {}): Promise<ClusterMembership> {
   const file = await readClusterFile(resolve(dirOption))
   const documents = await Promise.all(
-    file.nodes.map(async (node) => {
-      if (!(await isNodeProcess(node.pid, node.configPath))) return undefined
-      try {
-        const document = await adminRequest({address: addressOf(node), cluster: file.cluster, type: 'admin.status', payload: {}, timeoutMs: options.timeoutMs ?? 2_000})
-        return checkStatus(document) ? document : undefined
-      } catch (error) {
-        if (error instanceof DynError) return undefined
-        throw error
-      }
-    }),
+    file.nodes.map(async (node) => ((await isNodeProcess(node.pid, node.configPath)) ? statusOf(addressOf(node), file.cluster, options.timeoutMs) : undefined)),
   )
+  return membershipOf(file.nodes, documents)
+}
+
+/** The membership as the nodes of another host see it: the members the node at `host`
+ * knows, each asked for its own view and handoffs (DESIGN §9: clusters on several hosts). */
+export async function remoteMembership(options: {host: string; cluster: string; timeoutMs?: number}): Promise<ClusterMembership> {
+  const first = await adminRequest({address: options.host, cluster: options.cluster, type: 'admin.status', payload: {}, timeoutMs: options.timeoutMs ?? 2_000})
+  if (!checkStatus(first)) throw new BadAdminResponseError(options.host, 'admin.status', 'not a status document')
+  const members = first.view.members.filter((member) => member.status !== 'left')
+  const documents = await Promise.all(members.map((member) => (member.name === first.name ? first : statusOf(member.address, options.cluster, options.timeoutMs))))
+  return membershipOf(members, documents)
+}
+
+async function statusOf(address: string, cluster: string, timeoutMs: number | undefined): Promise<StatusDocument | undefined> {
+  try {
+    const document = await adminRequest({address, cluster, type: 'admin.status', payload: {}, timeoutMs: timeoutMs ?? 2_000})
+    return checkStatus(document) ? document : undefined
+  } catch (error) {
+    if (error instanceof DynError) return undefined
+    throw error
+  }
+}
+
+function membershipOf(nodesAsked: readonly {name: string}[], documents: readonly (StatusDocument | undefined)[]): ClusterMembership {
   const first = documents.find((document) => document !== undefined)
-  const nodes = file.nodes.map((node, i): NodeMembership => {
+  const nodes = nodesAsked.map((node, i): NodeMembership => {
     const document = documents[i]
     if (document === undefined) return {name: node.name, status: null, ringVersion: null, hintsPending: null, suspects: []}
     const own = document.view.members.find((member) => member.name === node.name)

@@ -152,9 +152,6 @@ export class Session {
   // ---- command verbs ----
 
   private async runCommand(verb: CommandVerb, args: string[]): Promise<number> {
-    if (verb.needsDir && this.target.host !== undefined) {
-      throw new ShellUsageError(`${verb.name} shows a local cluster, and this shell talks to ${this.target.host}`, 'start the shell with --dir DIR for it; `ring` shows the members of any cluster')
-    }
     if (args.includes('-') && verb.name === 'put') {
       throw new ShellUsageError('the shell cannot read a value from standard input', 'write the value on the line (quote it if it has spaces) or give --file PATH')
     }

@@ -11,12 +11,10 @@ export interface CommandVerb {
   readonly takesKey: boolean
   /** Writes with the remembered context of its key unless given --context or --blind. */
   readonly usesContext: boolean
-  /** Works only on a local cluster directory, not through --host. */
-  readonly needsDir: boolean
 }
 
 export const commandVerbs: readonly CommandVerb[] = [
-  {name: 'get', command: 'get', usage: 'get KEY [--r N] [--show-clock] [--json]', summary: 'read a key; its context is remembered', takesKey: true, usesContext: false, needsDir: false},
+  {name: 'get', command: 'get', usage: 'get KEY [--r N] [--show-clock] [--json]', summary: 'read a key; its context is remembered', takesKey: true, usesContext: false},
   {
     name: 'put',
     command: 'put',
@@ -24,7 +22,6 @@ export const commandVerbs: readonly CommandVerb[] = [
     summary: 'write with the remembered context of KEY (--blind: without it)',
     takesKey: true,
     usesContext: true,
-    needsDir: false,
   },
   {
     name: 'delete',
@@ -33,7 +30,6 @@ export const commandVerbs: readonly CommandVerb[] = [
     summary: 'delete what the remembered context of KEY saw (--blind: what a quorum holds)',
     takesKey: true,
     usesContext: true,
-    needsDir: false,
   },
   {
     name: 'resolve',
@@ -42,12 +38,11 @@ export const commandVerbs: readonly CommandVerb[] = [
     summary: 'pick one sibling or write a merged value over all of them',
     takesKey: true,
     usesContext: false,
-    needsDir: false,
   },
-  {name: 'conflicts', command: 'conflicts', usage: 'conflicts [--limit K] [--json]', summary: 'keys that have more than one sibling', takesKey: false, usesContext: false, needsDir: false},
-  {name: 'ring', command: 'ring', usage: 'ring [--key KEY] [--json]', summary: 'ring ownership, or where a key lives', takesKey: false, usesContext: false, needsDir: false},
-  {name: 'status', command: 'cluster:status', usage: 'status [--json]', summary: 'the local cluster: nodes, members, handoffs', takesKey: false, usesContext: false, needsDir: true},
-  {name: 'merkle', command: 'merkle:diff', usage: 'merkle diff A B [--partition P] [--json]', summary: "compare two replicas' Merkle trees", takesKey: false, usesContext: false, needsDir: false},
+  {name: 'conflicts', command: 'conflicts', usage: 'conflicts [--limit K] [--json]', summary: 'keys that have more than one sibling', takesKey: false, usesContext: false},
+  {name: 'ring', command: 'ring', usage: 'ring [--key KEY] [--json]', summary: 'ring ownership, or where a key lives', takesKey: false, usesContext: false},
+  {name: 'status', command: 'cluster:status', usage: 'status [--json]', summary: 'nodes, members and handoffs (of a local cluster, or through --host)', takesKey: false, usesContext: false},
+  {name: 'merkle', command: 'merkle:diff', usage: 'merkle diff A B [--partition P] [--json]', summary: "compare two replicas' Merkle trees", takesKey: false, usesContext: false},
 ]
 
 export interface BuiltinVerb {

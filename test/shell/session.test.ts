@@ -23,7 +23,7 @@ function harness(options: {target?: SessionTarget; answer?: (call: Call) => Comm
         calls.push(call)
         return options.answer?.(call) ?? {exitCode: 0, result: undefined}
       },
-      flagsOf: (command) => (command === 'cluster:status' ? ['dir', 'json'] : command === 'merkle:diff' ? ['dir', 'cluster', 'partition', 'json'] : kvFlags),
+      flagsOf: (command) => (command === 'cluster:status' ? ['host', 'cluster', 'dir', 'json'] : command === 'merkle:diff' ? ['dir', 'cluster', 'partition', 'json'] : kvFlags),
     },
     probe: async (key) => {
       probes.push(key)
@@ -78,7 +78,8 @@ describe('the shell session', () => {
     await session.execute('use n2')
     await session.execute('get k')
     expect(calls[1]!.argv).toContain('127.0.0.1:7002')
-    expect(await session.execute('status')).toBe(2)
+    await session.execute('status')
+    expect(calls[2]).toEqual({command: 'cluster:status', argv: ['--dir', '/tmp/c', '--cluster', 'prod', '--host', '127.0.0.1:7002']})
   })
 
   it('remembers the context of a read and writes with it; --blind and --context do not', async () => {
