@@ -25,6 +25,7 @@ import {
 import {preferenceList, ringFromJson, type Ring} from '../core/ring.js'
 import {clientRequestTimeoutMsDefault, routeCandidatesMax} from './constants.js'
 import {BadResponseError, NoNodeReachableError} from './errors.js'
+import {clientIdentity} from './identity.js'
 import {ConnectionPool} from './pool.js'
 
 export type Routing = 'partition-aware' | 'direct'
@@ -40,6 +41,8 @@ export interface DynClientOptions {
   /** Default per-request timeout. */
   readonly timeoutMs?: number
   readonly connectTimeoutMs?: number
+  /** Cluster secret (DESIGN §11); default: the file DYN_SECRET_FILE names, if set. */
+  readonly secret?: Uint8Array
 }
 
 export interface CallOptions {
@@ -86,7 +89,7 @@ export class DynClient {
   constructor(options: DynClientOptions) {
     this.options = options
     this.pool = new ConnectionPool({
-      identity: {cluster: options.cluster, role: 'client', name: options.name ?? `dyn-client-${process.pid}`},
+      identity: clientIdentity({cluster: options.cluster, name: options.name ?? `dyn-client-${process.pid}`, secret: options.secret}),
       ...(options.connectTimeoutMs === undefined ? {} : {connectTimeoutMs: options.connectTimeoutMs}),
     })
   }

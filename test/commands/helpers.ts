@@ -13,8 +13,19 @@ export interface Run {
 }
 
 /** Runs `dyn ARGS` through bin/dev.js; never rejects. */
-export async function dyn(args: readonly string[], options: {cwd?: string; input?: string | Uint8Array; timeoutMs?: number} = {}): Promise<Run> {
-  const env: Record<string, string | undefined> = {...process.env, DYN_HOST: undefined, DYN_DIR: undefined, DYN_CLUSTER: undefined, NODE_ENV: undefined}
+export async function dyn(
+  args: readonly string[],
+  options: {cwd?: string; input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string>} = {},
+): Promise<Run> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DYN_HOST: undefined,
+    DYN_DIR: undefined,
+    DYN_CLUSTER: undefined,
+    DYN_SECRET_FILE: undefined,
+    NODE_ENV: undefined,
+    ...options.env,
+  }
   const result = await execa(process.execPath, ['--import', 'tsx', join(root, 'bin', 'dev.js'), ...args], {
     cwd: options.cwd ?? root,
     env,

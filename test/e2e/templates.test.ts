@@ -210,6 +210,36 @@ describe('initTemplate', () => {
     await expect(attempt).rejects.toMatchObject({exitCode: 2, message: expect.stringMatching(message)})
   })
 
+  it('starts a node with a secret that refuses clients without it; DYN_SECRET_FILE lets every command in', async () => {
+    const [wire, http] = await freePorts(2)
+    const out = join(dir, 'secured')
+    await mkdir(out)
+    const secretFile = join(out, 'secret.txt')
+    await writeFile(secretFile, 'Jq2Xk9Vb4Nw7Lp3Zr8Ts5Yd1\n')
+    const address = `127.0.0.1:${wire}`
+    const init = await dyn([
+      'init', '--template', 'node', '--name', 's1', '--listen', address, '--http', `127.0.0.1:${http}`, '--members', `s1@${address}`,
+      '--n', '1', '--r', '1', '--w', '1', '--partitions', '8', '--sync', 'none', '--secret-file', secretFile, '--out', out, '--json',
+    ])
+    const child = startNode(String(ok(init).path))
+    await waitHealthy(`127.0.0.1:${http}`, 's1', child)
+    const remote = ['--host', address, '--dir', join(dir, 'no-local-cluster')]
+    const refused = await dyn(['put', 'guarded', 'v', ...remote])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toMatch(/no cluster secret but the cluster requires one/)
+    const env = {DYN_SECRET_FILE: secretFile}
+    expect((await dyn(['put', 'guarded', 'v', ...remote], {env})).exitCode).toBe(0)
+    expect(json(await dyn(['get', 'guarded', ...remote, '--json'], {env}))).toMatchObject({found: true, siblings: [{value: 'v'}]})
+    expect(ok(await dyn(['cluster', 'status', ...remote, '--json'], {env}))).toMatchObject({membership: {members: [{name: 's1', status: 'valid'}]}})
+    await writeFile(join(out, 'wrong.txt'), 'a-different-secret-of-24\n')
+    const wrong = await dyn(['get', 'guarded', ...remote], {env: {DYN_SECRET_FILE: join(out, 'wrong.txt')}})
+    expect(wrong.exitCode).toBe(1)
+    const missing = await dyn(['get', 'guarded', ...remote], {env: {DYN_SECRET_FILE: join(out, 'nope.txt')}})
+    expect(missing.exitCode).toBe(2)
+    expect(missing.stderr).toMatch(/the cluster secret file .*nope\.txt \(DYN_SECRET_FILE\) cannot be read \(ENOENT\)/)
+    expect(await stopGracefully(child)).toBe(0)
+  })
+
   it('reads the secret from a file, and writes a configuration holding it readable by owner and group only', async () => {
     const out = join(dir, 'secret')
     await mkdir(out)
