@@ -73,7 +73,7 @@ export default tseslint.config(
         'error',
         {selector: "NewExpression[callee.name='Date']", message: pureMessage},
         {
-          selector: "ImportSpecifier[imported.name=/^(randomBytes|randomUUID|randomInt|randomFillSync|getRandomValues)$/]",
+          selector: "ImportDeclaration[source.value=/^(node:)?crypto$/] > ImportSpecifier[imported.name=/^(randomBytes|randomUUID|randomInt|randomFillSync|getRandomValues)$/]",
           message: pureMessage,
         },
       ],

@@ -15,10 +15,7 @@
 // distribution over the key space exactly Zipfian (the hashed one is flatter: with 1000
 // keys its most popular key gets about 4% of the draws instead of about 13%).
 import {assert, unreachable} from './errors.js'
-// A namespace import: the purity lint refuses a named import called randomInt wherever it
-// comes from (it is aimed at node:crypto's), and this one is the injected generator's.
-import * as seeded from './random.js'
-import {randomFloat, type Random} from './random.js'
+import {randomFloat, randomInt, type Random} from './random.js'
 
 export type WorkloadName = 'a' | 'b' | 'c'
 
@@ -65,7 +62,7 @@ export class UniformKeyChooser implements KeyChooser {
   }
 
   next(): number {
-    return seeded.randomInt(this.random, this.keyCount)
+    return randomInt(this.random, this.keyCount)
   }
 }
 

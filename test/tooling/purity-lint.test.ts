@@ -19,6 +19,7 @@ describe('purity rule for src/core and src/node', () => {
     ['new Date', 'export const now = (): Date => new Date()'],
     ['Math.random', 'export const coin = (): number => Math.random()'],
     ['crypto randomness', "import {randomBytes} from 'node:crypto'\nexport const r = randomBytes"],
+    ['crypto randomInt', "import {randomInt} from 'crypto'\nexport const r = randomInt"],
   ]
   for (const folder of ['src/core', 'src/node']) {
     for (const [what, code] of impure) {
@@ -33,6 +34,11 @@ describe('purity rule for src/core and src/node', () => {
     const code =
       "import {createHash} from 'node:crypto'\nimport {Buffer} from 'node:buffer'\n" +
       "export const md5 = (b: Buffer): Buffer => createHash('md5').update(Buffer.from(b)).digest()"
+    expect(await ruleIdsFor(code, 'src/core/probe.ts')).toEqual([])
+  })
+
+  it("allows the injected generator's randomInt in src/core", async () => {
+    const code = "import {randomInt, type Random} from './random.js'\nexport const pick = (random: Random): number => randomInt(random, 10)"
     expect(await ruleIdsFor(code, 'src/core/probe.ts')).toEqual([])
   })
 
