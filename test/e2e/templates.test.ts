@@ -219,7 +219,8 @@ describe('initTemplate', () => {
     const address = `127.0.0.1:${wire}`
     const init = await dyn([
       'init', '--template', 'node', '--name', 's1', '--listen', address, '--http', `127.0.0.1:${http}`, '--members', `s1@${address}`,
-      '--n', '1', '--r', '1', '--w', '1', '--partitions', '8', '--sync', 'none', '--secret-file', secretFile, '--out', out, '--json',
+      '--n', '1', '--r', '1', '--w', '1', '--partitions', '8', '--sync', 'none', '--secret-file', secretFile,
+      '--data-dir', join(out, 'data'), '--out', out, '--json',
     ])
     const child = startNode(String(ok(init).path))
     await waitHealthy(`127.0.0.1:${http}`, 's1', child)
