@@ -7,6 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {isAlive} from '../../src/cluster/index.js'
+import type {LatencyJson} from '../../src/render/index.js'
 import {dyn, json, type Run} from './helpers.js'
 
 let dir: string
@@ -34,22 +35,13 @@ afterAll(async () => {
   await rm(dir, {recursive: true, force: true})
 })
 
-interface Latency {
-  min: number
-  mean: number
-  p50: number
-  p90: number
-  p99: number
-  p999: number
-  max: number
-}
 
 interface Operation {
   count: number
   errors: number
   opsPerSecond: number
-  latencyMs: Latency | null
-  serviceMs?: Latency | null
+  latencyMs: LatencyJson | null
+  serviceMs?: LatencyJson | null
 }
 
 interface Shape {
