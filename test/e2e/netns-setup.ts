@@ -17,6 +17,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 import {programCommand, type NodeConfigFile} from '../../src/cluster/index.js'
+import {ensureProgram} from './debian.js'
 
 export const subnet = '10.213.1'
 export const wirePort = 7001
@@ -51,14 +52,8 @@ async function run(command: string, args: readonly string[]): Promise<void> {
 }
 
 /** Installs iproute2 when there is no `ip` command. */
-export async function ensureIpCommand(): Promise<void> {
-  const found = await execa('ip', ['-V'], {reject: false})
-  if (found.exitCode === 0) return
-  // A fresh machine may have no package lists yet.
-  const installed = await execa('apt-get', ['install', '-y', 'iproute2'], {reject: false})
-  if (installed.exitCode === 0) return
-  await run('apt-get', ['update'])
-  await run('apt-get', ['install', '-y', 'iproute2'])
+export function ensureIpCommand(): Promise<void> {
+  return ensureProgram('ip', '-V', 'iproute2')
 }
 
 /** Creates the namespaces, the bridge and the links; on any failure removes what it made. */

@@ -12,6 +12,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {isAlive, readClusterFile} from '../../src/cluster/index.js'
 import {dyn, json, root, type Run} from '../commands/helpers.js'
+import {ensureProgram} from './debian.js'
 
 let dir: string
 const basePort = randomInt(20_000, 50_000)
@@ -156,13 +157,6 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', tmuxSocket, ...args], {encoding: 'utf8'})
 }
 
-function ensureTmux(): void {
-  try {
-    execFileSync('tmux', ['-V'])
-  } catch {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'tmux'], {stdio: 'ignore', timeout: 120_000})
-  }
-}
 
 /** Waits until the pane shows `pattern`; fails with the pane's text otherwise. */
 async function waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
@@ -179,7 +173,7 @@ async function waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
 
 describe('dyn shell in a terminal', () => {
   it('completes, cancels a line with Ctrl-C, resolves interactively, keeps history, leaves with Ctrl-D', async () => {
-    ensureTmux()
+    await ensureProgram('tmux', '-V', 'tmux')
     const history = join(dir, 'history')
     await dyn(['put', 'tmux-key', 'first', '--dir', dir])
     await dyn(['put', 'tmux-key', 'second', '--node', 'n2', '--dir', dir])

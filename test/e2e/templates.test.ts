@@ -14,6 +14,7 @@ import {probeHealth} from '../../src/cluster/index.js'
 import {initTemplate} from '../../src/commands/init.js'
 import {dyn, json, root, type Run} from '../commands/helpers.js'
 import {freePorts} from '../daemon/helpers.js'
+import {ensureProgram} from './debian.js'
 
 /** How long a node from the sources may take to answer /health on a loaded 2-core machine. */
 const healthyTimeoutMs = 30_000
@@ -28,25 +29,11 @@ interface Spawned {
 
 const nodes: Spawned[] = []
 
-/** Installs systemd (which brings systemd-analyze) when it is missing, as the CI image may lack it. */
-async function ensureSystemdAnalyze(): Promise<void> {
-  if ((await execa('systemd-analyze', ['--version'], {reject: false})).exitCode === 0) return
-  const install = (): Promise<{exitCode?: number | undefined; stderr: unknown}> => execa('apt-get', ['install', '-y', 'systemd'], {reject: false})
-  let installed = await install()
-  // A fresh machine may have no package lists yet.
-  if (installed.exitCode !== 0) {
-    await execa('apt-get', ['update'], {reject: false})
-    installed = await install()
-  }
-  const found = await execa('systemd-analyze', ['--version'], {reject: false})
-  if (found.exitCode !== 0) {
-    throw new Error(`systemd-analyze is missing and \`apt-get install -y systemd\` did not provide it (exit ${String(installed.exitCode)}): ${String(installed.stderr)}`)
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dyn-init-'))
-  await ensureSystemdAnalyze()
+  // systemd brings systemd-analyze; the CI image may lack it.
+  await ensureProgram('systemd-analyze', '--version', 'systemd')
 })
 
 afterAll(async () => {
