@@ -23,6 +23,7 @@ import {
   conflictsWarnings,
   displayValue,
   type ConflictListing,
+  type ConflictsTextHints,
   type ConflictListingEntry,
   type UnansweredNode,
 } from '../render/index.js'
@@ -153,9 +154,9 @@ export default class Conflicts extends BaseCommand {
   }
 
   private hints(
-    flags: {host?: string | undefined; node?: string | undefined; dir: string; cluster?: string | undefined; limit: number},
+    flags: {host?: string | undefined; node?: string | undefined; dir: string; cluster?: string | undefined; limit: number; cursor?: string | undefined; after?: string | undefined},
     listing: ConflictListing,
-  ): {nextCommand?: string; resolveCommand?: string} {
+  ): ConflictsTextHints {
     const bin = this.config.bin
     const target = [
       ...(flags.dir === dirFlag.default ? [] : ['--dir', shellWord(flags.dir)]),
@@ -165,6 +166,7 @@ export default class Conflicts extends BaseCommand {
     const node = flags.node === undefined ? [] : ['--node', shellWord(flags.node)]
     const typed = listing.keys.map((entry) => displayValue(entry.key)).find((shown) => shown.kind === 'text' && !/[\t\n\r]/.test(shown.text))
     return {
+      continued: flags.cursor !== undefined || flags.after !== undefined,
       ...(listing.next === undefined ? {} : {nextCommand: [bin, 'conflicts', ...target, ...node, '--limit', String(flags.limit), '--cursor', listing.next].join(' ')}),
       ...(typed?.kind === 'text' ? {resolveCommand: [bin, 'resolve', shellWord(typed.text), ...target].join(' ')} : {}),
     }

@@ -49,6 +49,8 @@ export interface ConflictsTextHints {
   readonly nextCommand?: string
   /** The command that resolves the first listed key, when it can be typed. */
   readonly resolveCommand?: string
+  /** The listing starts after a cursor: an empty one means no more, not none. */
+  readonly continued?: boolean
 }
 
 /** Dots shown in one table cell; --json lists every one the node sent. */
@@ -92,7 +94,7 @@ function rowsOf(entry: ConflictListingEntry): Array<{siblings: number; dots: str
 export function conflictsText(listing: ConflictListing, hints: ConflictsTextHints, options: RenderOptions): string {
   const answered = listing.asked.filter((node) => !listing.unreachable.some((entry) => entry.node === node))
   const where = `on ${answered.join(', ')}`
-  if (listing.keys.length === 0) return `no conflicted keys ${where}`
+  if (listing.keys.length === 0) return `no ${hints.continued === true ? 'more ' : ''}conflicted keys ${where}`
   const lines = [`${listing.keys.length} conflicted key(s) ${where}${listing.more ? ' (more follow)' : ''}`]
   const out = new Table({head: ['key', 'siblings', 'dots', 'nodes'], style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}})
   for (const entry of listing.keys) {
