@@ -313,7 +313,7 @@ export class Connection {
       ownNonce: this.ownHello.nonce,
       peerNonce: peerHello.nonce,
     })
-    if (!valid) return this.refuse(new AuthError(`${this.describePeer()} did not prove knowledge of the cluster secret`))
+    if (!valid) return this.refuse(new AuthError(`${this.describePeer()} has another cluster secret than this end (its proof does not match)`))
     this.open()
   }
 

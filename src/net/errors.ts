@@ -41,7 +41,7 @@ export class AuthError extends DynError {
   constructor(message: string) {
     super(message, {
       code: 'AUTH_FAILED',
-      suggestion: 'give every node and client of the cluster the same cluster secret',
+      suggestion: 'give every node the same cluster secret ("secret" in its configuration), and the dyn commands the file holding it (DYN_SECRET_FILE)',
     })
   }
 }

@@ -89,8 +89,12 @@ export function checkHello(payload: unknown, local: LocalIdentity, names: {peer:
   }
   const localAuth = local.secret !== undefined
   if (auth !== localAuth) {
-    const secretless = (who: string) => `${who} has no cluster secret but the cluster requires one`
-    return refusal(new AuthError(secretless(localAuth ? names.peer : names.self)), new AuthError(secretless(localAuth ? 'this program' : names.self)))
+    // Each side's message speaks from where it stands: "this end" is the one reading it.
+    const peerLacks = (peer: string) => `${peer} has no cluster secret, and this end has one`
+    const selfLacks = (peer: string) => `${peer} has a cluster secret, and this end has none`
+    return localAuth
+      ? refusal(new AuthError(peerLacks(names.peer)), new AuthError(selfLacks(names.self)))
+      : refusal(new AuthError(selfLacks(names.peer)), new AuthError(peerLacks(names.self)))
   }
   return {version: local.version, cluster, role, name, nonce, auth}
 }

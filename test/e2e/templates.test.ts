@@ -214,7 +214,7 @@ describe('initTemplate', () => {
     const remote = ['--host', address, '--dir', join(dir, 'no-local-cluster')]
     const refused = await dyn(['put', 'guarded', 'v', ...remote])
     expect(refused.exitCode).toBe(1)
-    expect(refused.stderr).toMatch(/no cluster secret but the cluster requires one/)
+    expect(refused.stderr).toMatch(/has a cluster secret, and this end has none[\s\S]*DYN_SECRET_FILE/)
     const env = {DYN_SECRET_FILE: secretFile}
     expect((await dyn(['put', 'guarded', 'v', ...remote], {env})).exitCode).toBe(0)
     expect(json(await dyn(['get', 'guarded', ...remote, '--json'], {env}))).toMatchObject({found: true, siblings: [{value: 'v'}]})
@@ -222,6 +222,7 @@ describe('initTemplate', () => {
     await writeFile(join(out, 'wrong.txt'), 'a-different-secret-of-24\n')
     const wrong = await dyn(['get', 'guarded', ...remote], {env: {DYN_SECRET_FILE: join(out, 'wrong.txt')}})
     expect(wrong.exitCode).toBe(1)
+    expect(wrong.stderr).toMatch(/has another cluster secret than this end/)
     const missing = await dyn(['get', 'guarded', ...remote], {env: {DYN_SECRET_FILE: join(out, 'nope.txt')}})
     expect(missing.exitCode).toBe(2)
     expect(missing.stderr).toMatch(/the cluster secret file .*nope\.txt \(DYN_SECRET_FILE\) cannot be read \(ENOENT\)/)
