@@ -137,7 +137,7 @@ export class Session {
         if (command === undefined) {
           throw new ShellUsageError(`unknown verb "${verb}"`, `type help for the verbs (${commandVerbs.map((entry) => entry.name).join(', ')}, ...)`)
         }
-        return this.runCommand(command, args)
+        return this.runCommand(command, withoutSubcommand(command, args))
       }
     }
   }
@@ -180,7 +180,7 @@ export class Session {
     const add = (flag: string, value: string | number | undefined) => {
       if (value !== undefined && accepts.has(flag) && !hasFlag(args, flag)) added.push(`--${flag}`, String(value))
     }
-    const target = this.targetOptions()
+    const target = verb.followsUse ? this.targetOptions() : this.baseTargetOptions()
     add('dir', target.dir)
     add('cluster', target.cluster)
     // A line naming its own node or host overrides `use` (the two flags exclude each other).
@@ -201,6 +201,15 @@ export class Session {
       `warning: ${key} already has ${values} and this put carries no context, so it will be stored next to ${state.values === 1 ? 'it' : 'them'} as a sibling. ` +
         `To replace ${state.values === 1 ? 'it' : 'them'}, \`get ${key}\` first; to add a sibling on purpose, \`put --blind\`.`,
     )
+  }
+
+  /** Where the session started: the whole local cluster, or its --host. */
+  private baseTargetOptions(): TargetOptions {
+    return {
+      dir: this.target.dir,
+      ...(this.target.cluster === undefined ? {} : {cluster: this.target.cluster}),
+      ...(this.target.host === undefined ? {} : {host: this.target.host}),
+    }
   }
 
   /** Where this session's requests go, as the commands' target flags say it. */
@@ -344,6 +353,13 @@ export class Session {
     this.ports.out(this.memory.forget(key) ? `forgot the context of ${key}: the next put of it is blind` : `no context was remembered for ${key}`)
     return exitCodes.ok
   }
+}
+
+/** The arguments after a verb's subcommand word (`merkle diff A B`: A B). */
+function withoutSubcommand(verb: CommandVerb, args: readonly string[]): string[] {
+  if (verb.subcommand === undefined) return [...args]
+  if (args[0] !== verb.subcommand) throw new ShellUsageError(`${verb.name} takes ${verb.subcommand} first`, verb.usage)
+  return args.slice(1)
 }
 
 /** The key argument: the first word after the verb, unless it is a flag. */

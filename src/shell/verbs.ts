@@ -11,10 +11,14 @@ export interface CommandVerb {
   readonly takesKey: boolean
   /** Writes with the remembered context of its key unless given --context or --blind. */
   readonly usesContext: boolean
+  /** Goes through the node chosen with `use`; a cluster-wide listing does not. */
+  readonly followsUse: boolean
+  /** The word after the verb that names the command (`merkle diff`). */
+  readonly subcommand?: string
 }
 
 export const commandVerbs: readonly CommandVerb[] = [
-  {name: 'get', command: 'get', usage: 'get KEY [--r N] [--show-clock] [--json]', summary: 'read a key; its context is remembered', takesKey: true, usesContext: false},
+  {name: 'get', command: 'get', usage: 'get KEY [--r N] [--show-clock] [--json]', summary: 'read a key; its context is remembered', takesKey: true, usesContext: false, followsUse: true},
   {
     name: 'put',
     command: 'put',
@@ -22,6 +26,7 @@ export const commandVerbs: readonly CommandVerb[] = [
     summary: 'write with the remembered context of KEY (--blind: without it)',
     takesKey: true,
     usesContext: true,
+    followsUse: true,
   },
   {
     name: 'delete',
@@ -30,6 +35,7 @@ export const commandVerbs: readonly CommandVerb[] = [
     summary: 'delete what the remembered context of KEY saw (--blind: what a quorum holds)',
     takesKey: true,
     usesContext: true,
+    followsUse: true,
   },
   {
     name: 'resolve',
@@ -38,11 +44,12 @@ export const commandVerbs: readonly CommandVerb[] = [
     summary: 'pick one sibling or write a merged value over all of them',
     takesKey: true,
     usesContext: false,
+    followsUse: true,
   },
-  {name: 'conflicts', command: 'conflicts', usage: 'conflicts [--limit K] [--json]', summary: 'keys that have more than one sibling', takesKey: false, usesContext: false},
-  {name: 'ring', command: 'ring', usage: 'ring [--key KEY] [--json]', summary: 'ring ownership, or where a key lives', takesKey: false, usesContext: false},
-  {name: 'status', command: 'cluster:status', usage: 'status [--json]', summary: 'nodes, members and handoffs (of a local cluster, or through --host)', takesKey: false, usesContext: false},
-  {name: 'merkle', command: 'merkle:diff', usage: 'merkle diff A B [--partition P] [--json]', summary: "compare two replicas' Merkle trees", takesKey: false, usesContext: false},
+  {name: 'conflicts', command: 'conflicts', usage: 'conflicts [--limit K] [--json]', summary: 'keys that have more than one sibling, on every node (--node N: on one)', takesKey: false, usesContext: false, followsUse: false},
+  {name: 'ring', command: 'ring', usage: 'ring [--key KEY] [--json]', summary: 'ring ownership, or where a key lives', takesKey: false, usesContext: false, followsUse: true},
+  {name: 'status', command: 'cluster:status', usage: 'status [--json]', summary: 'nodes, members and handoffs (of a local cluster, or through --host)', takesKey: false, usesContext: false, followsUse: true},
+  {name: 'merkle', command: 'merkle:diff', usage: 'merkle diff A B [--partition P] [--json]', summary: "compare two replicas' Merkle trees", takesKey: false, usesContext: false, followsUse: false, subcommand: 'diff'},
 ]
 
 export interface BuiltinVerb {

@@ -118,11 +118,12 @@ describe('dyn shell with a script', () => {
 
   it('runs a file with -f; a missing file is a usage error', async () => {
     const file = join(dir, 'script.dyn')
-    await writeFile(file, '# a smoke test\nset w 3\nput from-file hello\nget from-file --json\n')
+    await writeFile(file, '# a smoke test\nset w 3\nput from-file hello\nget from-file --json\nmerkle diff n1 n2 --json\n')
     const run = await dyn(['shell', '--dir', dir, '-f', file])
     expect(run.exitCode, run.stderr).toBe(0)
     expect(values(JSON.parse(outputOf(run, 'get from-file --json')))).toEqual(['hello'])
     expect(outputOf(run, 'put from-file hello')).toMatch(/quorum: met \(coordinator n\d, N=3 W=3\)/)
+    expect(JSON.parse(outputOf(run, 'merkle diff n1 n2 --json'))).toMatchObject({version: 1})
     const missing = await dyn(['shell', '--dir', dir, '-f', join(dir, 'nope.dyn')])
     expect(missing.exitCode).toBe(2)
     expect(missing.stderr).toMatch(/cannot read the script .*nope\.dyn: no such file/)

@@ -63,6 +63,18 @@ describe('the shell session', () => {
     expect(calls[2]).toEqual({command: 'cluster:status', argv: ['--dir', '/tmp/c']})
   })
 
+  it('runs merkle diff without the subcommand word, and lists conflicts of the whole cluster whatever `use` says', async () => {
+    const {session, calls} = harness()
+    await session.execute('use n2')
+    await session.execute('merkle diff n1 n3')
+    expect(calls[0]).toEqual({command: 'merkle:diff', argv: ['n1', 'n3', '--dir', '/tmp/c']})
+    expect(await session.execute('merkle n1 n3')).toBe(2)
+    await session.execute('conflicts')
+    expect(calls[1]).toEqual({command: 'conflicts', argv: ['--dir', '/tmp/c']})
+    await session.execute('conflicts --node n1')
+    expect(calls[2]!.argv).toEqual(['--node', 'n1', '--dir', '/tmp/c'])
+  })
+
   it('lets a line override the session: its own --node, --host or --r win', async () => {
     const {session, calls} = harness()
     await session.execute('use n2')
