@@ -35,6 +35,7 @@ export {
   claimantRequestTimeoutMs,
   membershipText,
   NoRunningNodeError,
+  NodesUnreachableError,
   plan,
   planText,
   warningText,

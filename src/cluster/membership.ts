@@ -36,6 +36,16 @@ export class NoRunningNodeError extends DynError {
   }
 }
 
+/** The nodes named with --host did not answer (no local cluster is involved). */
+export class NodesUnreachableError extends DynError {
+  constructor(problems: readonly string[]) {
+    super(`no node answered: ${problems.join('; ')}`, {
+      code: 'NO_NODE_RUNNING',
+      exitCode: exitCodes.error,
+      suggestion: 'check the address given with --host (or DYN_HOST): a node of the cluster must listen there and be reachable',
+    })
+  }
+}
 
 /** Errors after which the next node is asked: the request never reached a node. */
 const notReachedCodes: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'TIMEOUT', 'CONNECTION_CLOSED'])
@@ -43,8 +53,10 @@ const notReachedCodes: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'TIMEOUT
 
 export interface MembershipTarget {
   readonly dir: string
-  /** Addresses to try in order; default: every node of the cluster directory. */
+  /** Addresses to try in order (--host); default: every node of the cluster directory. */
   readonly addresses?: readonly string[]
+  /** The addresses are nodes of the cluster directory, not ones given with --host. */
+  readonly local?: boolean
   readonly cluster?: string
 }
 
@@ -69,6 +81,7 @@ async function askAny(target: MembershipTarget, type: AdminType, payload: unknow
       problems.push(`${address}: ${error.message}`)
     }
   }
+  if (target.addresses !== undefined && target.local !== true) throw new NodesUnreachableError(problems)
   throw new NoRunningNodeError(dir, problems)
 }
 
@@ -95,6 +108,7 @@ export interface JoinResult {
 }
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const nameAllowed = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 /** Starts a new node next to the local cluster and stages its join. */
 export async function join(options: JoinOptions): Promise<JoinResult> {
@@ -120,7 +134,7 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
     throw error
   }
   const request: AdminStageRequest = {action: 'join', name: entry.name, address: addressOf(entry), weight}
-  const staged = await askAny({dir, addresses: running.map(addressOf), cluster: file.cluster}, 'admin.stage', request)
+  const staged = await askAny({dir, addresses: running.map(addressOf), cluster: file.cluster, local: true}, 'admin.stage', request)
   return {
     dir,
     name: entry.name,
@@ -143,7 +157,7 @@ export function allocateNode(dir: string, file: ClusterFile, name?: string): Nod
   if (file.nodes.length >= localNodesMax) throw new ClusterParameterError('nodes', file.nodes.length + 1, `at most ${localNodesMax} nodes in a local cluster`)
   const numbers = file.nodes.map((node) => /^n(\d+)$/.exec(node.name)?.[1]).filter((digits) => digits !== undefined).map(Number)
   const chosen = name ?? `n${Math.max(0, ...numbers) + 1}`
-  if (!namePattern.test(chosen)) throw new ClusterParameterError('--name', chosen, "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+  if (!namePattern.test(chosen)) throw new ClusterParameterError('--name', chosen, nameAllowed)
   if (file.nodes.some((node) => node.name === chosen)) throw new ClusterParameterError('--name', chosen, `a name not yet in the cluster (${file.nodes.map((node) => node.name).join(', ')})`)
   const port = Math.max(...file.nodes.map((node) => node.port)) + 1
   const host = file.nodes[0]?.host ?? '127.0.0.1'
@@ -159,8 +173,15 @@ export interface StageResult {
 
 /** Stages the join of a node that already runs elsewhere (started with seeds, so the
  * cluster knows it as joining): the multi-host counterpart of join(). */
-export async function stageJoin(target: MembershipTarget & {node: string; weight?: number}): Promise<StageResult> {
-  const result = await askAny(target, 'admin.stage', {action: 'join', name: target.node, ...(target.weight === undefined ? {} : {weight: target.weight})})
+export async function stageJoin(target: MembershipTarget & {node: string; weight?: number; address?: string}): Promise<StageResult> {
+  if (!namePattern.test(target.node)) throw new ClusterParameterError('--name', target.node, nameAllowed)
+  const request: AdminStageRequest = {
+    action: 'join',
+    name: target.node,
+    ...(target.weight === undefined ? {} : {weight: target.weight}),
+    ...(target.address === undefined ? {} : {address: target.address}),
+  }
+  const result = await askAny(target, 'admin.stage', request)
   return {stagedVia: result.address, staged: result.document.staged}
 }
 

@@ -160,7 +160,7 @@ export function stagedView(view: View, request: AdminStageRequest): View {
       const known = findMember(view, name)
       const address = request.address ?? known?.address
       if (address === undefined) {
-        throw new MembershipError('STAGE_ADDRESS_MISSING', `node ${name} is not known to this node, so its address is needed`, 'give the address (host:port) of the joining node')
+        throw new MembershipError('STAGE_ADDRESS_MISSING', `node ${name} is not known to this node, so its address is needed`, 'start the node with this cluster\'s nodes as its seeds, or give its address (dyn cluster join --address HOST:PORT)')
       }
       const weight = request.weight ?? known?.weight ?? 1
       if (weight < 1 || weight > nodeWeightMax) {

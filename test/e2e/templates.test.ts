@@ -125,6 +125,15 @@ describe('dyn init', () => {
     const status = ok(await dyn(['cluster', 'status', ...remote])) as {membership: {members: {name: string; status: string}[]; nodes: {name: string; ringVersion: number | null}[]}}
     expect(status.membership.members.map((member) => [member.name, member.status])).toEqual([['h1', 'valid'], ['h2', 'valid']])
     expect(status.membership.nodes.map((node) => node.name)).toEqual(['h1', 'h2'])
+    // A node the cluster has not heard of needs its address; a bad name or host is said so.
+    const unknown = await dyn(['cluster', 'join', '--name', 'h9', ...remote])
+    expect(unknown.exitCode).toBe(2)
+    expect(json(unknown)).toMatchObject({error: {code: 'STAGE_ADDRESS_MISSING', suggestion: expect.stringContaining('--address')}})
+    expect(ok(await dyn(['cluster', 'join', '--name', 'h9', '--address', '127.0.0.1:1', ...remote]))).toMatchObject({staged: [{name: 'h9', action: 'join'}]})
+    ok(await dyn(['cluster', 'clear', ...remote]))
+    expect((await dyn(['cluster', 'join', '--name', 'bad name', ...remote])).exitCode).toBe(2)
+    const away = await dyn(['cluster', 'plan', '--host', '127.0.0.1:1', '--cluster', 'init-test', '--dir', join(dir, 'no-local-cluster')])
+    expect(away.stderr).toMatch(/no node answered: 127\.0\.0\.1:1[\s\S]*check the address given with --host/)
     expect(await Promise.all(children.map(stopGracefully))).toEqual([0, 0, 0])
   })
 

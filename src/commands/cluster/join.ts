@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {parseAddress} from '../../client/index.js'
 import {join, resolveTarget, stageJoin} from '../../cluster/index.js'
 import {DynError, exitCodes} from '../../core/errors.js'
 import {nodeWeightMax} from '../../core/ring.js'
@@ -25,11 +26,13 @@ export default class ClusterJoin extends BaseCommand {
     '<%= config.bin %> cluster join',
     '<%= config.bin %> cluster join --name n5 --weight 2 --json',
     '<%= config.bin %> cluster join --host 10.0.0.1:7001 --name n4',
+    '<%= config.bin %> cluster join --host 10.0.0.1:7001 --name n4 --address 10.0.0.4:7001 --weight 2',
   ]
   static override flags = {
     name: Flags.string({description: 'name of the new node (default: n<k> after the highest; required with --host)'}),
     weight: Flags.integer({min: 1, max: nodeWeightMax, default: 1, description: `share of partitions relative to the other nodes (1..${nodeWeightMax})`}),
     host: Flags.string({description: 'stage the join of a running node through the node at HOST:PORT instead of starting one locally', env: 'DYN_HOST'}),
+    address: Flags.string({description: "with --host: the joining node's HOST:PORT, when the cluster has not heard of it through its seeds", dependsOn: ['host']}),
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
     dir: dirFlag,
   }
@@ -45,10 +48,18 @@ export default class ClusterJoin extends BaseCommand {
     return {version: jsonShapeVersion, ...result}
   }
 
-  private async stageRemote(host: string, flags: {name?: string | undefined; weight: number; cluster?: string | undefined; dir: string}): Promise<unknown> {
+  private async stageRemote(host: string, flags: {name?: string | undefined; address?: string | undefined; weight: number; cluster?: string | undefined; dir: string}): Promise<unknown> {
     if (flags.name === undefined) throw new JoinNameRequiredError()
+    if (flags.address !== undefined) parseAddress(flags.address)
     const target = await resolveTarget({host, dir: flags.dir, cluster: flags.cluster})
-    const result = await stageJoin({dir: flags.dir, addresses: target.seeds, cluster: target.cluster, node: flags.name, weight: flags.weight})
+    const result = await stageJoin({
+      dir: flags.dir,
+      addresses: target.seeds,
+      cluster: target.cluster,
+      node: flags.name,
+      weight: flags.weight,
+      ...(flags.address === undefined ? {} : {address: flags.address}),
+    })
     if (!this.jsonEnabled()) this.log(`join of ${flags.name} staged (through ${result.stagedVia}). Next: \`dyn cluster plan --host ${host}\`, then \`dyn cluster commit --host ${host}\`.`)
     return {version: jsonShapeVersion, name: flags.name, weight: flags.weight, ...result}
   }

@@ -21,7 +21,8 @@ export default class ClusterLeave extends BaseCommand {
     const {args, flags} = await this.parse(ClusterLeave)
     const target = await resolveTarget(flags)
     const result = await leave({dir: flags.dir, node: args.node, cluster: target.cluster, ...(flags.host === undefined ? {} : {addresses: target.seeds})})
-    if (!this.jsonEnabled()) this.log(`leave of ${args.node} staged (through ${result.stagedVia}). Next: \`dyn cluster plan\`, then \`dyn cluster commit\`.`)
+    const via = flags.host === undefined ? '' : ` --host ${flags.host}`
+    if (!this.jsonEnabled()) this.log(`leave of ${args.node} staged (through ${result.stagedVia}). Next: \`dyn cluster plan${via}\`, then \`dyn cluster commit${via}\`.`)
     return {version: jsonShapeVersion, node: args.node, ...result}
   }
 }
