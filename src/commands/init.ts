@@ -117,9 +117,9 @@ export default class Init extends BaseCommand {
     seeds: Flags.string({description: '[node] HOST:PORT,... of running nodes, for a node joining a cluster'}),
     'data-dir': Flags.string({description: `store directory [default: ${initDefaults.dataDir}; local-cluster: OUT/data]`}),
     cluster: Flags.string({description: `[node, local-cluster] cluster name [default: ${configDefaults.cluster}]`}),
-    n: Flags.integer({description: `[node, local-cluster] replicas per key [default: ${configDefaults.n}]`}),
-    r: Flags.integer({description: `[node, local-cluster] default read quorum [default: ${configDefaults.r}]`}),
-    w: Flags.integer({description: `[node, local-cluster] default write quorum [default: ${configDefaults.w}]`}),
+    n: Flags.integer({description: `[node, local-cluster] replicas per key [default: ${configDefaults.n}, at most the --members given]`}),
+    r: Flags.integer({description: `[node, local-cluster] default read quorum [default: ${configDefaults.r}, at most N]`}),
+    w: Flags.integer({description: `[node, local-cluster] default write quorum [default: ${configDefaults.w}, at most N]`}),
     partitions: Flags.integer({description: `[node, local-cluster] partition count Q, a power of two from 8 to 4096 [default: ${configDefaults.partitions}]`}),
     sync: Flags.string({description: `[node, local-cluster] durability: always, interval:MS or none [default: ${configDefaults.sync}]`}),
     'secret-file': Flags.string({description: '[node] file holding the cluster secret (16 to 1024 characters, the same on every node)'}),
@@ -240,18 +240,21 @@ async function nodeSettings(name: 'local-cluster' | 'node', flags: InitFlags, ou
     throw new InitFlagError('--listen', `${listenText}: a node joining through --seeds announces its listen address to the cluster, and ${listen.host} is no address to reach it at`, "give this host's own address, such as --listen 10.0.0.4:7001")
   }
   const secretPath = text(flags, 'secret-file')
+  // A local node alone knows itself as the only member, as `dyn node start` does.
+  const firstMembers = members ?? (name === 'local-cluster' ? [{name: nodeName, address: listenText, weight: configDefaults.weight}] : undefined)
+  // N cannot exceed the first members (a joining node takes the cluster's, hence the default).
+  const n = number(flags, 'n', Math.min(configDefaults.n, firstMembers?.length ?? configDefaults.n))
   return {
     cluster: text(flags, 'cluster') ?? configDefaults.cluster,
     name: nodeName,
     listen,
     http: hostPort('--http', text(flags, 'http') ?? initDefaults.http),
     dataDir: resolve(text(flags, 'data-dir') ?? (name === 'local-cluster' ? join(out, 'data') : initDefaults.dataDir)),
-    // A local node alone knows itself as the only member, as `dyn node start` does.
-    members: members ?? (name === 'local-cluster' ? [{name: nodeName, address: listenText, weight: configDefaults.weight}] : undefined),
+    members: firstMembers,
     seeds,
-    n: number(flags, 'n', configDefaults.n),
-    r: number(flags, 'r', configDefaults.r),
-    w: number(flags, 'w', configDefaults.w),
+    n,
+    r: number(flags, 'r', Math.min(configDefaults.r, n)),
+    w: number(flags, 'w', Math.min(configDefaults.w, n)),
     partitions: number(flags, 'partitions', configDefaults.partitions),
     sync: text(flags, 'sync') ?? configDefaults.sync,
     secret: secretPath === undefined ? undefined : await readSecret(secretPath),

@@ -206,6 +206,15 @@ describe('initTemplate', () => {
     await expect(attempt).rejects.toMatchObject({exitCode: 2, message: expect.stringMatching(message)})
   })
 
+  it('fits the default N, R and W to the first members; a joining node keeps the cluster defaults', async () => {
+    const alone = await initTemplate({template: 'local-cluster', flags: {name: 'n1', out: join(dir, 'alone')}, force: false})
+    expect(JSON.parse(await readFile(alone.path, 'utf8'))).toMatchObject({n: 1, r: 1, w: 1})
+    const pair = await initTemplate({template: 'node', flags: {name: 'n1', listen: '10.0.0.1:7001', members: 'n1@10.0.0.1:7001,n2@10.0.0.2:7001', out: join(dir, 'pair')}, force: false})
+    expect(JSON.parse(await readFile(pair.path, 'utf8'))).toMatchObject({n: 2, r: 2, w: 2})
+    const joining = await initTemplate({template: 'node', flags: {name: 'n4', listen: '10.0.0.4:7001', seeds: '10.0.0.1:7001', out: join(dir, 'joining')}, force: false})
+    expect(JSON.parse(await readFile(joining.path, 'utf8'))).toMatchObject({n: 3, r: 2, w: 2})
+  })
+
   it('starts a node with a secret that refuses clients without it; DYN_SECRET_FILE lets every command in', async () => {
     const [wire, http] = await freePorts(2)
     const out = join(dir, 'secured')
