@@ -8,7 +8,8 @@ export const dirFlag = Flags.string({description: 'local cluster directory', env
 /** How a command finds a node: a node of the local cluster by name, or any node by address. */
 export function targetFlags(verb: 'ask' | 'send to') {
   return {
-    node: Flags.string({description: `${verb} this node of the local cluster (it coordinates or forwards)`, exclusive: ['host']}),
+    // Not exclusive with --host: DYN_HOST exported for everyday use must not forbid --node.
+    node: Flags.string({description: `${verb} this node of the local cluster (it coordinates or forwards); wins over --host`}),
     host: Flags.string({description: `${verb} the node at HOST:PORT`, env: 'DYN_HOST'}),
     dir: dirFlag,
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),

@@ -1,6 +1,6 @@
-// Which node(s) a command talks to (DESIGN §8): any node by --host HOST:PORT (env
-// DYN_HOST), one node of the local cluster by --node NAME, or else the whole local
-// cluster in --dir (env DYN_DIR, default ./.dyn) with partition-aware routing.
+// Which node(s) a command talks to (DESIGN §8): one node of the local cluster by --node
+// NAME, else any node by --host HOST:PORT (env DYN_HOST), or else the whole local cluster
+// in --dir (env DYN_DIR, default ./.dyn) with partition-aware routing.
 import {resolve} from 'node:path'
 import {clusterNameDefault, parseAddress, type Routing} from '../client/index.js'
 import {UnknownClusterNodeError} from './errors.js'
@@ -22,7 +22,7 @@ export interface Target {
 
 export async function resolveTarget(options: TargetOptions): Promise<Target> {
   const dir = resolve(options.dir)
-  if (options.host !== undefined) {
+  if (options.host !== undefined && options.node === undefined) {
     parseAddress(options.host)
     const file = options.cluster === undefined ? await readClusterFileIfAny(dir).catch(() => undefined) : undefined
     return {seeds: [options.host], cluster: options.cluster ?? file?.cluster ?? clusterNameDefault, routing: 'direct'}

@@ -109,6 +109,8 @@ describe('resolveTarget', () => {
     expect(await resolveTarget({dir})).toEqual({seeds: ['127.0.0.1:40001', '127.0.0.1:40002', '127.0.0.1:40003'], cluster: 'c9', routing: 'partition-aware'})
     expect(await resolveTarget({dir, node: 'n2'})).toEqual({seeds: ['127.0.0.1:40002'], cluster: 'c9', routing: 'direct'})
     expect(await resolveTarget({dir, host: '10.0.0.1:7001'})).toEqual({seeds: ['10.0.0.1:7001'], cluster: 'c9', routing: 'direct'})
+    // --node wins over --host, which may come from an exported DYN_HOST.
+    expect(await resolveTarget({dir, host: '10.0.0.1:7001', node: 'n3'})).toEqual({seeds: ['127.0.0.1:40003'], cluster: 'c9', routing: 'direct'})
     expect(await resolveTarget({dir: join(dir, 'none'), host: '10.0.0.1:7001'})).toMatchObject({cluster: 'dyn'})
     expect(await resolveTarget({dir, host: '10.0.0.1:7001', cluster: 'other'})).toMatchObject({cluster: 'other'})
     await expect(resolveTarget({dir, node: 'n7'})).rejects.toBeInstanceOf(UnknownClusterNodeError)
