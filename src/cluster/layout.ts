@@ -68,6 +68,16 @@ export class ClusterNotFoundError extends DynError {
   }
 }
 
+export class ClusterDirectoryError extends DynError {
+  constructor(dir: string) {
+    super(`${dir} is a file, not a cluster directory`, {
+      code: 'USAGE',
+      exitCode: exitCodes.usage,
+      suggestion: 'give --dir (or DYN_DIR) a directory: a new one for `dyn cluster up`, or the one it wrote',
+    })
+  }
+}
+
 export class ClusterFileError extends DynError {
   constructor(path: string, problem: string) {
     super(`${path} is not a valid cluster file: ${problem}`, {
@@ -105,7 +115,9 @@ export async function readClusterFileIfAny(dir: string): Promise<ClusterFile | u
     if (bytes.length > clusterFileBytesMax) throw new ClusterFileError(path, `it is over ${clusterFileBytesMax} bytes`)
     text = bytes.toString('utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    if (code === 'ENOTDIR') throw new ClusterDirectoryError(dir)
     throw error
   }
   return parseClusterFile(path, text)

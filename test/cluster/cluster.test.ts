@@ -101,6 +101,11 @@ describe('cluster file', () => {
   it('is missing: ClusterNotFoundError with a suggestion', async () => {
     await expect(readClusterFile(join(dir, 'none'))).rejects.toBeInstanceOf(ClusterNotFoundError)
   })
+
+  it('is under a file: a usage error naming it', async () => {
+    await writeFile(join(dir, 'plain'), '')
+    await expect(readClusterFile(join(dir, 'plain'))).rejects.toMatchObject({exitCode: 2, message: `${join(dir, 'plain')} is a file, not a cluster directory`})
+  })
 })
 
 describe('resolveTarget', () => {
