@@ -256,6 +256,8 @@ export interface NodeMembership {
   readonly ringVersion: number | null
   readonly hintsPending: number | null
   readonly suspects: readonly string[]
+  /** Peers a `dyn cluster partition` cut this node off from. */
+  readonly cut: readonly string[]
 }
 
 export interface ClusterMembership {
@@ -273,6 +275,8 @@ interface StatusDocument {
   health: {suspects: string[]}
   hintsPending: number
   handoffs: {partition: number; to: string[]; keysSent: number; state: string}[]
+  /** Absent from nodes older than the field. */
+  cut?: string[]
 }
 
 /** Each running node's view of the membership and its handoffs in progress. */
@@ -308,9 +312,16 @@ function membershipOf(nodesAsked: readonly {name: string}[], documents: readonly
   const first = documents.find((document) => document !== undefined)
   const nodes = nodesAsked.map((node, i): NodeMembership => {
     const document = documents[i]
-    if (document === undefined) return {name: node.name, status: null, ringVersion: null, hintsPending: null, suspects: []}
+    if (document === undefined) return {name: node.name, status: null, ringVersion: null, hintsPending: null, suspects: [], cut: []}
     const own = document.view.members.find((member) => member.name === node.name)
-    return {name: node.name, status: own?.status ?? null, ringVersion: document.view.ringVersion, hintsPending: document.hintsPending, suspects: document.health.suspects}
+    return {
+      name: node.name,
+      status: own?.status ?? null,
+      ringVersion: document.view.ringVersion,
+      hintsPending: document.hintsPending,
+      suspects: document.health.suspects,
+      cut: document.cut ?? [],
+    }
   })
   const handoffs = documents.flatMap((document) => (document === undefined ? [] : document.handoffs.map((handoff) => ({node: document.name, ...handoff}))))
   return {members: first?.view.members ?? [], ringVersion: first?.view.ringVersion ?? null, staged: first?.view.staged ?? [], nodes, handoffs}
@@ -373,7 +384,7 @@ export function membershipText(membership: ClusterMembership, options: TableOpti
   const lines: string[] = []
   const staged = membership.staged.map((change) => `${change.action} ${change.name}`).join(', ')
   lines.push(`members (ring version ${membership.ringVersion ?? '?'}${staged === '' ? '' : `; staged: ${staged}`})`)
-  const members = table(['member', 'status', 'address', 'weight', 'its ring', 'hints', 'suspects'], options)
+  const members = table(['member', 'status', 'address', 'weight', 'its ring', 'hints', 'suspects', 'cut off from'], options)
   const nodes = new Map(membership.nodes.map((node) => [node.name, node]))
   for (const member of membership.members) {
     const node = nodes.get(member.name)
@@ -385,6 +396,7 @@ export function membershipText(membership: ClusterMembership, options: TableOpti
       node?.ringVersion === null || node === undefined ? '' : String(node.ringVersion),
       node?.hintsPending === null || node === undefined ? '' : String(node.hintsPending),
       node?.suspects.join(',') ?? '',
+      node?.cut.join(',') ?? '',
     ])
   }
   lines.push(members.toString())

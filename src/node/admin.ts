@@ -81,6 +81,8 @@ export interface AdminOptions {
   readonly suspects: () => readonly string[]
   readonly hintsPending: () => number
   readonly handoffs: () => readonly HandoffStatus[]
+  /** The peers a fault cut this node off from (faults.ts); empty when healed. */
+  readonly cut: () => readonly string[]
 }
 
 export class Admin {
@@ -103,6 +105,7 @@ export class Admin {
       health: {suspects: [...this.options.suspects()]},
       hintsPending: this.options.hintsPending(),
       handoffs: this.options.handoffs(),
+      cut: [...this.options.cut()],
     }
   }
 

@@ -182,6 +182,7 @@ export class Node {
       suspects: () => this.health.suspects(),
       hintsPending: () => this.hints.pending,
       handoffs: () => this.handoff.status(),
+      cut: () => this.faults.cut,
     })
     this.handlers = {
       ...this.kv.handlers,

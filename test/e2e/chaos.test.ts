@@ -18,7 +18,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DynClient} from '../../src/client/index.js'
-import {isAlive, killNode, startNode} from '../../src/cluster/index.js'
+import {clusterMembership, isAlive, killNode, startNode} from '../../src/cluster/index.js'
 import {dyn, json, type Run} from '../commands/helpers.js'
 
 const nodeCount = 5
@@ -142,6 +142,12 @@ async function nemesis(): Promise<void> {
   expect(split.groups).toEqual([
     ['n1', 'n2'],
     ['n3', 'n4', 'n5'],
+  ])
+  // `cluster status` shows the cut, from each side.
+  const cuts = new Map((await clusterMembership(dir)).nodes.map((node) => [node.name, node.cut]))
+  expect([cuts.get('n1'), cuts.get('n4')]).toEqual([
+    ['n3', 'n4', 'n5'],
+    ['n1', 'n2'],
   ])
   await sleep(2_000)
   // A crash inside the partition: n4 comes back with no cut of its own; its peers' cuts hold.

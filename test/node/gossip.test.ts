@@ -170,6 +170,7 @@ describe('gossip', () => {
       health: {suspects: []},
       hintsPending: 0,
       handoffs: [],
+      cut: [],
     })
   })
 })
