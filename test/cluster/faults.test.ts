@@ -34,6 +34,7 @@ import {NetTransport} from '../../src/daemon/index.js'
 import {NetServer} from '../../src/net/index.js'
 import {Faults} from '../../src/node/faults.js'
 import {bytes, host, Tracker} from '../daemon/helpers.js'
+import {randomBasePort} from '../commands/helpers.js'
 
 describe('planPartition', () => {
   const clusterAndGroups = fc
@@ -205,7 +206,7 @@ describe('partition, heal, kill, stop and start on a cluster directory', () => {
   }
 
   async function clusterWith(pids: readonly (number | null)[]): Promise<ClusterFile> {
-    const plan = planCluster(dir, {nodes: pids.length, n: Math.min(3, pids.length), basePort: 40001})
+    const plan = planCluster(dir, {nodes: pids.length, n: Math.min(3, pids.length), basePort: randomBasePort()})
     const file = {...plan, nodes: plan.nodes.map((node, index) => ({...node, pid: pids[index] ?? null}))}
     for (const node of file.nodes) await mkdir(node.dataDir, {recursive: true})
     await writeClusterFile(dir, file)

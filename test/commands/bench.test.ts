@@ -1,18 +1,17 @@
 // `dyn bench` as a real process against a real local cluster of three nodes: the JSON of a
 // closed-loop and an open-loop run (counts that add up, ordered percentiles), the text
 // report, and exit code 2 for flags out of range.
-import {randomInt} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {isAlive} from '../../src/cluster/index.js'
 import type {LatencyJson} from '../../src/render/index.js'
-import {dyn, json, type Run} from './helpers.js'
+import {dyn, json, randomBasePort, type Run} from './helpers.js'
 
 let dir: string
 /** Wire ports base..base+2, HTTP ports 1000 above; random so parallel runs do not collide. */
-const basePort = randomInt(20_000, 50_000)
+const basePort = randomBasePort()
 const pids: number[] = []
 /** Runs refused before they reach a cluster, started while the cluster starts: each process
  * spends seconds loading the sources, and the test set must stay short. */

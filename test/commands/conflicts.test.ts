@@ -2,7 +2,6 @@
 // listings), the cursor, the rendering, and the command as a real process against a local
 // cluster of three real nodes that the test starts and stops.
 import {Buffer} from 'node:buffer'
-import {randomInt} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -13,7 +12,7 @@ import {down, isAlive, stopNode, up} from '../../src/cluster/index.js'
 import {CursorError, decodeCursor, encodeCursor, mergeConflictPages, type NodePage} from '../../src/commands/conflicts.js'
 import type {ConflictView} from '../../src/core/protocol.js'
 import {conflictsJson, conflictsText, type ConflictListing} from '../../src/render/index.js'
-import {dyn, json, type Run} from './helpers.js'
+import {dyn, json, randomBasePort, type Run} from './helpers.js'
 
 const keyPool = ['a', 'a\u0000', 'ab', 'b', '\u00e9', 'z'].map((key) => new Uint8Array(Buffer.from(key, 'utf8'))).concat([Uint8Array.of(0xff), Uint8Array.of(0x80, 0x01)])
 
@@ -121,7 +120,7 @@ describe('rendering', () => {
 
 let dir: string
 /** Wire ports base..base+2; random so parallel runs do not collide. */
-const basePort = randomInt(20_000, 50_000)
+const basePort = randomBasePort()
 const pids = new Set<number>()
 const conflicted = ['k-1', 'k-2', 'k-3']
 

@@ -1,10 +1,18 @@
 // Runs the command-line program from the sources as a real process, the way a person or a
 // script does, so exit codes and output are what they would see.
+import {randomInt} from 'node:crypto'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
+
+/** A base port for a test cluster (wire ports from it, HTTP ports 1000 above): random, so
+ * parallel runs rarely collide, and below Linux's ephemeral range (32768 and up), where a
+ * client connection's own port can hold a listening port for a minute in TIME-WAIT. */
+export function randomBasePort(): number {
+  return randomInt(20_000, 31_000)
+}
 
 export interface Run {
   exitCode: number

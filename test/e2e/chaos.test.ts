@@ -19,12 +19,12 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DynClient} from '../../src/client/index.js'
 import {clusterMembership, isAlive, killNode, startNode} from '../../src/cluster/index.js'
-import {dyn, json, type Run} from '../commands/helpers.js'
+import {dyn, json, randomBasePort, type Run} from '../commands/helpers.js'
 
 const nodeCount = 5
 const nodeNames = Array.from({length: nodeCount}, (_, index) => `n${index + 1}`)
 /** Wire ports base..base+4, HTTP ports 1000 above; random so parallel runs do not collide. */
-const basePort = randomInt(20_000, 50_000)
+const basePort = randomBasePort()
 /** How long the read-back may wait for hints and read repair. */
 const readBackTimeoutMs = 20_000
 /** Q: the fewest partitions allowed. Anti-entropy compares one partition per exchange, an

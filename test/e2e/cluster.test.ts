@@ -4,17 +4,17 @@
 // node's port, `down` leaving no process, and a torn log tail survived at restart.
 import {appendFile, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {connect} from 'node:net'
-import {randomBytes, randomInt} from 'node:crypto'
+import {randomBytes} from 'node:crypto'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DynClient} from '../../src/client/index.js'
 import {isAlive, probeHealth, readClusterFile} from '../../src/cluster/index.js'
-import {dyn, json, type Run} from '../commands/helpers.js'
+import {dyn, json, randomBasePort, type Run} from '../commands/helpers.js'
 
 let dir: string
 /** Wire ports base..base+2, HTTP ports 1000 above; random so parallel runs do not collide. */
-const basePort = randomInt(20_000, 50_000)
+const basePort = randomBasePort()
 const pidsSeen = new Set<number>()
 
 async function upCluster(): Promise<Record<string, unknown>> {

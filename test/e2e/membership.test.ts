@@ -2,7 +2,6 @@
 // keys in it, `dyn cluster join` starts a fourth node and stages its join, `plan` shows the
 // partitions moving to it, `commit` installs the new ring, ownership handoff moves the
 // data, and every key stays readable from all three of its replicas.
-import {randomInt} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,11 +9,11 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DynClient} from '../../src/client/index.js'
 import {isAlive, readClusterFile} from '../../src/cluster/index.js'
-import {dyn, json, type Run} from '../commands/helpers.js'
+import {dyn, json, randomBasePort, type Run} from '../commands/helpers.js'
 
 let dir: string
 /** Wire ports base..base+3, HTTP ports 1000 above; random so parallel runs do not collide. */
-const basePort = randomInt(20_000, 50_000)
+const basePort = randomBasePort()
 const keyCount = 200
 const pidsSeen = new Set<number>()
 

@@ -4,18 +4,17 @@
 // (tmux, installed from Debian when missing) with Tab, Ctrl-C, an interactive resolve and
 // Ctrl-D.
 import {execFileSync} from 'node:child_process'
-import {randomInt} from 'node:crypto'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {isAlive, readClusterFile} from '../../src/cluster/index.js'
-import {dyn, json, root, type Run} from '../commands/helpers.js'
+import {dyn, json, root, randomBasePort, type Run} from '../commands/helpers.js'
 import {ensureProgram} from './debian.js'
 
 let dir: string
-const basePort = randomInt(20_000, 50_000)
+const basePort = randomBasePort()
 
 /** Runs `dyn shell` with `script` on standard input. */
 function shell(script: string, args: readonly string[] = []): Promise<Run> {
