@@ -2,6 +2,7 @@
 // help texts stay the same everywhere (DESIGN §8: a command addresses a local cluster by
 // its directory or any node by HOST:PORT).
 import {Flags} from '@oclif/core'
+import {DynError, exitCodes} from '../core/errors.js'
 
 export const dirFlag = Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'})
 
@@ -22,4 +23,26 @@ export const writeFlags = {
   w: Flags.integer({min: 1, description: 'replicas that must acknowledge (1..N; default: the cluster W)'}),
   'show-clock': showClockFlag,
   ...targetFlags('send to'),
+}
+
+/** Parses a whole number in [min, max]; the error names the whole allowed range (oclif's
+ * own names only the bound that was crossed). */
+function parseInRange(range: {min: number; max: number}): (input: string) => Promise<number> {
+  return async (input) => {
+    const value = Number(input)
+    if (!/^-?\d+$/.test(input.trim()) || !Number.isSafeInteger(value) || value < range.min || value > range.max) {
+      throw new DynError(`${input} is not allowed: give a whole number from ${range.min} to ${range.max}`, {code: 'USAGE', exitCode: exitCodes.usage})
+    }
+    return value
+  }
+}
+
+/** An integer flag with a default, refused outside [min, max] with a usage error. */
+export function rangeFlag(options: {min: number; max: number; default: number; description: string}) {
+  return Flags.custom<number>({default: options.default, description: `${options.description} (${options.min}..${options.max})`, parse: parseInRange(options)})()
+}
+
+/** An integer flag without a default, refused outside [min, max] with a usage error. */
+export function optionalRangeFlag(options: {min: number; max: number; description: string}) {
+  return Flags.custom<number>({description: `${options.description} (${options.min}..${options.max})`, parse: parseInRange(options)})()
 }

@@ -1,7 +1,7 @@
 import {randomInt} from 'node:crypto'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {targetFlags} from '../cli/flags.js'
+import {optionalRangeFlag, rangeFlag, targetFlags} from '../cli/flags.js'
 import {DynClient} from '../client/index.js'
 import {resolveTarget} from '../cluster/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
@@ -42,26 +42,6 @@ class BenchUsageError extends DynError {
   }
 }
 
-/** Parses a whole number in [min, max]; the error names the whole range (oclif's names
- * only the bound that was crossed). */
-function parseInteger(range: {min: number; max: number}): (input: string) => Promise<number> {
-  return async (input) => {
-    const value = Number(input)
-    if (!/^\d+$/.test(input.trim()) || !Number.isSafeInteger(value) || value < range.min || value > range.max) {
-      throw new BenchUsageError(`${input} is not allowed: give a whole number from ${range.min} to ${range.max}`)
-    }
-    return value
-  }
-}
-
-function integerFlag(options: {min: number; max: number; default: number; description: string}) {
-  return Flags.custom<number>({default: options.default, description: `${options.description} (${options.min}..${options.max})`, parse: parseInteger(options)})()
-}
-
-function optionalIntegerFlag(options: {min: number; max: number; description: string}) {
-  return Flags.custom<number>({description: `${options.description} (${options.min}..${options.max})`, parse: parseInteger(options)})()
-}
-
 /** Parses one of `choices`, in any letter case. */
 function parseChoice<T extends string>(choices: readonly T[]): (input: string) => Promise<T> {
   return async (input) => {
@@ -92,9 +72,9 @@ export default class Bench extends BaseCommand {
       description: 'how keys are chosen: zipfian (θ = 0.99, a few hot keys) or uniform',
       parse: parseChoice(distributions),
     })(),
-    keys: integerFlag({min: 1, max: benchKeysMax, default: benchKeysDefault, description: 'records: keys bench:0 .. bench:K-1'}),
-    'value-size': integerFlag({min: 0, max: valueBytesMaxCeiling, default: benchValueBytesDefault, description: 'bytes per value written'}),
-    concurrency: integerFlag({
+    keys: rangeFlag({min: 1, max: benchKeysMax, default: benchKeysDefault, description: 'records: keys bench:0 .. bench:K-1'}),
+    'value-size': rangeFlag({min: 0, max: valueBytesMaxCeiling, default: benchValueBytesDefault, description: 'bytes per value written'}),
+    concurrency: rangeFlag({
       min: 1,
       max: inFlightRequestsMax,
       default: benchConcurrencyDefault,
@@ -109,7 +89,7 @@ export default class Bench extends BaseCommand {
         return durationMs
       },
     })(),
-    ops: optionalIntegerFlag({min: 1, max: benchOperationsMax, description: 'stop after this many operations instead of after a duration'}),
+    ops: optionalRangeFlag({min: 1, max: benchOperationsMax, description: 'stop after this many operations instead of after a duration'}),
     rate: Flags.custom<number>({
       description: `open loop: start operations at this fixed rate per second and measure latency from each one's scheduled start (above 0, at most ${benchRateOpsPerSMax})`,
       parse: async (input) => {
@@ -120,9 +100,9 @@ export default class Bench extends BaseCommand {
         return rate
       },
     })(),
-    r: optionalIntegerFlag({min: 1, max: quorumFlagMax, description: 'replicas that must answer each read, at most N; default: the cluster R'}),
-    w: optionalIntegerFlag({min: 1, max: quorumFlagMax, description: 'replicas that must acknowledge each update, at most N; default: the cluster W'}),
-    seed: optionalIntegerFlag({min: 0, max: seedMax, description: 'seed of the operation and key choices (default: random, printed)'}),
+    r: optionalRangeFlag({min: 1, max: quorumFlagMax, description: 'replicas that must answer each read, at most N; default: the cluster R'}),
+    w: optionalRangeFlag({min: 1, max: quorumFlagMax, description: 'replicas that must acknowledge each update, at most N; default: the cluster W'}),
+    seed: optionalRangeFlag({min: 0, max: seedMax, description: 'seed of the operation and key choices (default: random, printed)'}),
     'no-load': Flags.boolean({description: 'skip the load phase that first writes every key once'}),
     ...targetFlags('send to'),
   }

@@ -27,6 +27,7 @@ import {
   type ConflictListingEntry,
   type UnansweredNode,
 } from '../render/index.js'
+import {quoteWord} from '../shell/index.js'
 
 /** Keys per page unless --limit says otherwise: about a screenful of table rows. */
 export const conflictsLimitDefault = 50
@@ -85,11 +86,6 @@ export function mergeConflictPages(pages: readonly NodePage[], limit: number): {
   const union = [...byKey.values()].sort((a, b) => Buffer.compare(a.key, b.key))
   const keys = union.slice(0, limit).map((entry) => ({key: entry.key, reports: [...entry.reports].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))}))
   return {keys, more: union.length > limit || pages.some((page) => page.more)}
-}
-
-/** A word the shell passes through unchanged, quoted otherwise. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 export default class Conflicts extends BaseCommand {
@@ -159,16 +155,16 @@ export default class Conflicts extends BaseCommand {
   ): ConflictsTextHints {
     const bin = this.config.bin
     const target = [
-      ...(flags.dir === dirFlag.default ? [] : ['--dir', shellWord(flags.dir)]),
-      ...(flags.host === undefined ? [] : ['--host', shellWord(flags.host)]),
-      ...(flags.cluster === undefined ? [] : ['--cluster', shellWord(flags.cluster)]),
+      ...(flags.dir === dirFlag.default ? [] : ['--dir', quoteWord(flags.dir)]),
+      ...(flags.host === undefined ? [] : ['--host', quoteWord(flags.host)]),
+      ...(flags.cluster === undefined ? [] : ['--cluster', quoteWord(flags.cluster)]),
     ]
-    const node = flags.node === undefined ? [] : ['--node', shellWord(flags.node)]
+    const node = flags.node === undefined ? [] : ['--node', quoteWord(flags.node)]
     const typed = listing.keys.map((entry) => displayValue(entry.key)).find((shown) => shown.kind === 'text' && !/[\t\n\r]/.test(shown.text))
     return {
       continued: flags.cursor !== undefined || flags.after !== undefined,
       ...(listing.next === undefined ? {} : {nextCommand: [bin, 'conflicts', ...target, ...node, '--limit', String(flags.limit), '--cursor', listing.next].join(' ')}),
-      ...(typed?.kind === 'text' ? {resolveCommand: [bin, 'resolve', shellWord(typed.text), ...target].join(' ')} : {}),
+      ...(typed?.kind === 'text' ? {resolveCommand: [bin, 'resolve', quoteWord(typed.text), ...target].join(' ')} : {}),
     }
   }
 }

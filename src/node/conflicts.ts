@@ -71,12 +71,6 @@ export class ConflictIndex {
     if (keys.size > 0) this.sorted = undefined
   }
 
-  get size(): number {
-    let size = 0
-    for (const keys of this.partitions.values()) size += keys.size
-    return size
-  }
-
   /** At most `limit` conflicted keys strictly after `after`, in key byte order. */
   page(options: {readonly after?: string | undefined; readonly limit: number}): ConflictPage<string> {
     const sorted = this.sortedNames()

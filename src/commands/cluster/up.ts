@@ -1,28 +1,12 @@
 import {Flags} from '@oclif/core'
-import {dirFlag} from '../../cli/flags.js'
+import {dirFlag, rangeFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {basePortMin, httpPortOffset, localNodesMax, up, upDefaults, type UpEvent} from '../../cluster/index.js'
-import {DynError, exitCodes, unreachable} from '../../core/errors.js'
+import {unreachable} from '../../core/errors.js'
 import {partitionCountMax, partitionCountMin} from '../../core/ring.js'
 import {clusterStatusJson, statusTable} from '../../render/index.js'
 
 const portMax = 65_535
-
-/** An integer flag whose error names the whole allowed range (oclif's names only the bound
- * that was crossed). */
-function rangeFlag(options: {min: number; max: number; default: number; description: string}) {
-  return Flags.custom<number>({
-    default: options.default,
-    description: `${options.description} (${options.min}..${options.max})`,
-    parse: async (input) => {
-      const value = Number(input)
-      if (!/^-?\d+$/.test(input.trim()) || !Number.isSafeInteger(value) || value < options.min || value > options.max) {
-        throw new DynError(`${input} is not allowed: give a whole number from ${options.min} to ${options.max}`, {code: 'USAGE', exitCode: exitCodes.usage})
-      }
-      return value
-    },
-  })()
-}
 
 export default class ClusterUp extends BaseCommand {
   static override description = 'Start a local cluster: write its directory, start each node as a background process and wait until all are healthy'
