@@ -5,7 +5,7 @@ import {DynClient} from '../client/index.js'
 import {resolveTarget} from '../cluster/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
 import {resolveHeader, resolveJson, resolveText, type ResolveInput} from '../render/index.js'
-import {askResolution, cannotAsk, needsChoiceError, resolutionFromFlags, type Resolution} from '../shell/resolve.js'
+import {askResolution, cannotAsk, needsChoiceError, resolutionFromFlags, type Resolution, type ResolveFlags} from '../shell/resolve.js'
 
 class NothingToResolveError extends DynError {
   constructor(key: string) {
@@ -71,7 +71,7 @@ export default class Resolve extends KvCommand {
   }
 
   /** From the flags, else asked on a terminal (the siblings shown first), else a usage error. */
-  private async choose(key: string, siblings: Parameters<typeof askResolution>[1], flags: {pick?: number | undefined; value?: string | undefined; file?: string | undefined}, header: string): Promise<Resolution> {
+  private async choose(key: string, siblings: Parameters<typeof askResolution>[1], flags: ResolveFlags, header: string): Promise<Resolution> {
     const fromFlags = await resolutionFromFlags(siblings, flags)
     if (!this.jsonEnabled()) this.log(header)
     if (fromFlags !== undefined) return fromFlags

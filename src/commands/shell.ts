@@ -51,7 +51,8 @@ export default class Shell extends BaseCommand {
     const runner = this.runner()
     const out = (text: string) => process.stdout.write(`${text}\n`)
     const err = (text: string) => process.stderr.write(`${text}\n`)
-    const session = new Session(target, {...clusterPorts(target), runner, out, err})
+    const ports = clusterPorts(target)
+    const session = new Session(target, {...ports, runner, out, err})
     let exitCode: number
     if (flags.file !== undefined) {
       exitCode = await runScript(session, await scriptLines(flags.file), {keepGoing: flags.continue, out, err, source: flags.file})
@@ -59,7 +60,7 @@ export default class Shell extends BaseCommand {
       exitCode = await runScript(session, createInterface({input: process.stdin, terminal: false}), {keepGoing: flags.continue, out, err, source: 'standard input'})
     } else {
       const history = new HistoryFile(flags.history ?? historyPath(), err)
-      const nodeNames = async () => (await clusterPorts(target).nodes()).map((node) => node.name)
+      const nodeNames = async () => (await ports.nodes()).map((node) => node.name)
       const where = flags.host ?? resolve(flags.dir)
       exitCode = await runInteractive(session, {input: process.stdin, output: process.stdout, history, flagsOf: runner.flagsOf, nodeNames, where})
     }

@@ -1,7 +1,7 @@
 // `dyn shell` (DESIGN §8): a REPL over the same commands, remembering contexts per key.
 export {Session, ExitRequest, ShellUsageError, quorumSettingMax, type CommandRun, type CommandRunner, type KeyState, type SessionPorts, type SessionTarget} from './session.js'
 export {ShellMemory, contextsRememberedMax, recentKeysMax, type RememberedContext} from './memory.js'
-export {commandVerbs, builtinVerbs, findCommandVerb, verbNames, type CommandVerb} from './verbs.js'
+export {commandVerbs, builtinVerbs, findCommandVerb, type CommandVerb} from './verbs.js'
 export {splitWords, joinWords, quoteWord, isBlankOrComment, UnbalancedQuoteError} from './words.js'
 export {complete, type CompletionSources} from './completion.js'
 export {HistoryFile, historyPath, historyLinesMax, keepsLine} from './history.js'

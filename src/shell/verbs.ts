@@ -74,7 +74,3 @@ export const exitWords: ReadonlySet<string> = new Set(['exit', 'quit'])
 export function findCommandVerb(name: string): CommandVerb | undefined {
   return commandVerbs.find((verb) => verb.name === name)
 }
-
-export function verbNames(): string[] {
-  return [...commandVerbs.map((verb) => verb.name), ...builtinVerbs.map((verb) => verb.name), 'quit'].sort()
-}
