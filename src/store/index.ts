@@ -14,3 +14,4 @@ export {
 } from './options.js'
 export type {Entry, Partition, PartitionStats} from './partition.js'
 export {LogStore, partitionIndexMax} from './store.js'
+export type {JournalStats} from './journal.js'

@@ -10,6 +10,7 @@ import type {ResolvedOptions} from './options.js'
 import {encodeRecord, flagTombstone, flagValue, valueOfRecord} from './record.js'
 import {buildHint, finishInterruptedWork, loadSegments, writeFileAtomically, type LoadCounters} from './recovery.js'
 import {dataFileName, hintFileName, Segment} from './segment.js'
+import type {Journal} from './journal.js'
 import {GroupCommitter, type PendingWrite} from './sync.js'
 
 export interface PartitionStats {
@@ -32,8 +33,13 @@ export interface PartitionStats {
   /** Hint files rejected at open (their segments were scanned instead). */
   hintsRejected: number
   compactions: number
-  /** Group commits written; with `always`, also the number of data syncs. */
+  /** Group commits written. */
   batchesWritten: number
+  /** Records (puts and deletes) written. */
+  recordsWritten: number
+  /** Data syncs of this partition's own segments that made writes durable; with a journal
+   * (sync `always`), the journal's syncs do that instead and this stays 0. */
+  syncs: number
 }
 
 export interface Entry {
@@ -59,6 +65,7 @@ export class Partition {
     private closedSegments: Segment[],
     private active: Segment,
     private readonly counters: LoadCounters,
+    journal: Journal | undefined,
   ) {
     this.writer = new GroupCommitter(
       {
@@ -68,10 +75,12 @@ export class Partition {
       },
       options.sync,
       options.segmentBytesMax,
+      journal === undefined ? undefined : {journal, partition: index},
     )
   }
 
-  static async open(options: ResolvedOptions, dir: string, index: number): Promise<Partition> {
+  /** `journal`: in sync `always` mode, the store's journal, which makes batches durable. */
+  static async open(options: ResolvedOptions, dir: string, index: number, journal?: Journal): Promise<Partition> {
     const {files} = options
     await files.mkdir(dir)
     await finishInterruptedWork(files, dir)
@@ -80,7 +89,7 @@ export class Partition {
     const names = new Set(await files.list(dir))
     const segments = await loadSegments({files, dir, names, keydir, counters, logger: options.logger})
     const active = await createSegment(options, dir, (segments[segments.length - 1]?.id ?? 0) + 1)
-    return new Partition(index, dir, options, keydir, segments, active, counters)
+    return new Partition(index, dir, options, keydir, segments, active, counters, journal)
   }
 
   get isOpen(): boolean {
@@ -166,6 +175,8 @@ export class Partition {
       hintsRejected: this.counters.hintsRejected,
       compactions: this.compactions,
       batchesWritten: this.writer.batches,
+      recordsWritten: this.writer.records,
+      syncs: this.writer.syncs,
     }
   }
 

@@ -104,6 +104,17 @@ export class Segment {
     return bytes
   }
 
+  /** Makes what was written durable (fdatasync). A retired segment was synced before it
+   * retired (it rolled over, closed, or was compacted away), so there is nothing to do. */
+  async sync(): Promise<void> {
+    if (this.retired) return
+    try {
+      await this.file.datasync()
+    } catch (error) {
+      if (!this.retired) throw error
+    }
+  }
+
   /** No new reads will start; the file closes once reads in flight finish. */
   async retire(): Promise<void> {
     this.retired = true

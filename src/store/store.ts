@@ -2,6 +2,7 @@
 // holding one Bitcask log per partition the node stores, in `dir/p-<index>/`.
 import {join} from 'node:path'
 import {InvalidStoreOptionError, StoreClosedError} from './errors.js'
+import {Journal, type JournalStats} from './journal.js'
 import {acquireLock, type StoreLock} from './lock.js'
 import {resolveOptions, type ResolvedOptions, type StoreOptions} from './options.js'
 import {Partition} from './partition.js'
@@ -18,14 +19,28 @@ export class LogStore {
   private constructor(
     private readonly options: ResolvedOptions,
     private readonly lock: StoreLock,
+    /** In sync `always` mode: the journal shared by every partition (journal.ts). */
+    private readonly journal: Journal | undefined,
   ) {}
 
-  /** Opens (creating if needed) and locks a store directory. */
+  /** Opens (creating if needed) and locks a store directory; in sync `always` mode, first
+   * writes back into the partitions what the journal of an earlier process holds. */
   static async open(options: StoreOptions): Promise<LogStore> {
     const resolved = resolveOptions(options)
     await resolved.files.mkdir(resolved.dir)
     const lock = await acquireLock(resolved.dir, (pid) => resolved.logger({kind: 'staleLockTaken', path: resolved.dir, pid}))
-    return new LogStore(resolved, lock)
+    try {
+      const journal = resolved.sync.kind === 'always' ? await Journal.open({files: resolved.files, storeDir: resolved.dir, logger: resolved.logger}) : undefined
+      return new LogStore(resolved, lock, journal)
+    } catch (error) {
+      await lock.release()
+      throw error
+    }
+  }
+
+  /** What the journal made durable, or undefined without one (sync other than `always`). */
+  journalStats(): JournalStats | undefined {
+    return this.journal === undefined ? undefined : {...this.journal.stats}
   }
 
   get dir(): string {
@@ -43,7 +58,7 @@ export class LogStore {
       this.open.delete(index)
       return this.openPartition(index)
     }
-    const fresh = Partition.open(this.options, this.partitionDir(index), index)
+    const fresh = Partition.open(this.options, this.partitionDir(index), index, this.journal)
     this.open.set(index, fresh)
     fresh.catch(() => this.open.delete(index))
     return fresh
@@ -71,6 +86,8 @@ export class LogStore {
     this.checkOpen()
     checkPartitionIndex(index)
     await this.closePartition(index)
+    // No journal entry may outlive the directory: a new one of the same name would get them.
+    await this.journal?.checkpoint()
     await this.options.files.removeDir(this.partitionDir(index))
     await this.options.files.syncDir(this.options.dir)
   }
@@ -80,6 +97,7 @@ export class LogStore {
     if (this.closed) return
     this.closed = true
     for (const index of [...this.open.keys()]) await this.closePartition(index)
+    await this.journal?.close()
     await this.lock.release()
   }
 
@@ -90,6 +108,7 @@ export class LogStore {
     const partitions = await Promise.allSettled(this.open.values())
     for (const partition of partitions) if (partition.status === 'fulfilled') await partition.value.crash()
     this.open.clear()
+    await this.journal?.crash()
     this.lock.abandon()
   }
 

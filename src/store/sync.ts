@@ -5,11 +5,16 @@
 // is being written and synced form the next batch, so the cost of a sync is shared by all
 // writers waiting on it. Nothing is acknowledged before its record is durable.
 //
+// In `always` mode with a journal (journal.ts), the batch is written to the segment and then
+// made durable by the node's journal, which shares one fdatasync among the batches of every
+// partition; the segment itself is synced before it rolls over or closes.
+//
 // A failed write or sync (a full disk, an I/O error) truncates the segment back to where
 // the batch began and rejects every put of that batch with a named error; reads go on,
 // and the next batch writes at the same place once space is available.
-import {errorCodeOf, writeErrorFor} from './errors.js'
+import {DiskFullError, errorCodeOf, StoreWriteError, writeErrorFor} from './errors.js'
 import type {StoreFile} from './files.js'
+import type {Journal} from './journal.js'
 import {batchBytesMax, batchRecordsMax, type StoreEvent, type SyncMode} from './options.js'
 import type {Segment} from './segment.js'
 
@@ -39,11 +44,17 @@ export class GroupCommitter {
   private unsynced: Segment | undefined
   /** Batches written, for stats. */
   batches = 0
+  /** Data syncs of this partition's segments that made puts durable (not those of the journal). */
+  syncs = 0
+  /** Records written. */
+  records = 0
 
   constructor(
     private readonly target: CommitTarget,
     private readonly mode: SyncMode,
     private readonly segmentBytesMax: number,
+    /** In `always` mode: the journal that makes batches durable, with this partition's index. */
+    private readonly journal?: {readonly journal: Journal; readonly partition: number},
   ) {
     if (mode.kind === 'interval') {
       this.intervalTimer = setInterval(() => void this.syncUnsynced(), mode.intervalMs)
@@ -74,7 +85,7 @@ export class GroupCommitter {
 
   /** Before a segment closes for writing: make it durable whatever the mode. */
   async syncBeforeRoll(segment: Segment): Promise<void> {
-    if (this.mode.kind === 'always') return
+    if (this.mode.kind === 'always' && this.journal === undefined) return
     await segment.file.datasync()
     if (this.unsynced === segment) this.unsynced = undefined
   }
@@ -121,17 +132,30 @@ export class GroupCommitter {
     const offset = segment.size
     const records = batch.map((write) => write.record)
     try {
-      const bytes = await writeAll(segment.file, records, offset)
-      if (this.mode.kind === 'always') await segment.file.datasync()
-      else this.unsynced = segment
-      segment.size = offset + bytes
+      if (this.mode.kind === 'always' && this.journal !== undefined) {
+        // One buffer for both writes; the journal's entry is the segment's bytes exactly.
+        const bytes = records.length === 1 ? records[0]! : Buffer.concat(records)
+        await writeAll(segment.file, [bytes], offset)
+        this.unsynced = segment
+        await this.journal.journal.append({partition: this.journal.partition, segment, offset, bytes, records: batch.length})
+        segment.size = offset + bytes.length
+      } else {
+        const bytes = await writeAll(segment.file, records, offset)
+        if (this.mode.kind === 'always') {
+          await segment.file.datasync()
+          this.syncs++
+        } else this.unsynced = segment
+        segment.size = offset + bytes
+      }
     } catch (error) {
       await truncateQuietly(segment.file, offset)
-      const failure = writeErrorFor(segment.path, error)
+      // The journal's errors are named already, after the journal file.
+      const failure = error instanceof DiskFullError || error instanceof StoreWriteError ? error : writeErrorFor(segment.path, error)
       for (const write of batch) write.reject(failure)
       return
     }
     this.batches++
+    this.records += batch.length
     this.target.applied(segment, batch, offset)
     for (const write of batch) write.resolve()
   }
