@@ -14,7 +14,7 @@ import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ClassicLevel} from 'classic-level'
-import {LogStore, type Partition} from '../src/store/index.js'
+import {LogStore, nodeFiles, type OpenMode, type Partition, type StoreFile, type StoreFiles} from '../src/store/index.js'
 
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
@@ -97,6 +97,51 @@ async function openDyn(dir: string, sync: string): Promise<Subject & {partition:
   }
 }
 
+/** Puts spread over `partitionCount` partitions, as a node's are: only a store-wide journal
+ * lets them share syncs. Resolves with ops/s and the records one data sync carried. */
+async function spreadPuts(dir: string, journal: boolean, order: number[]): Promise<{opsPerSecond: number; recordsPerSync: number}> {
+  const partitionCount = 64
+  const files = new CountingFiles()
+  const store = await LogStore.open({dir, sync: 'always', journal, files})
+  const partitions = await Promise.all(Array.from({length: partitionCount}, (_, i) => store.openPartition(i)))
+  const syncsBefore = files.datasyncs
+  const rate = await opsPerSecond(keyCount, 64, (i) => {
+    const key = order[i] ?? 0
+    return partitions[key % partitionCount]!.put(keyOf(key), valueOf(key))
+  })
+  const syncs = files.datasyncs - syncsBefore
+  await store.close()
+  return {opsPerSecond: rate, recordsPerSync: keyCount / syncs}
+}
+
+/** The real file system, counting data syncs. */
+class CountingFiles implements StoreFiles {
+  datasyncs = 0
+  async open(path: string, mode: OpenMode): Promise<StoreFile> {
+    const file = await nodeFiles.open(path, mode)
+    return {
+      path: file.path,
+      read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
+      readSync: (buffer, offset, length, position) => file.readSync(buffer, offset, length, position),
+      write: (buffers, position) => file.write(buffers, position),
+      datasync: () => {
+        this.datasyncs++
+        return file.datasync()
+      },
+      truncate: (length) => file.truncate(length),
+      size: () => file.size(),
+      close: () => file.close(),
+    }
+  }
+  readFile = nodeFiles.readFile
+  rename = nodeFiles.rename
+  unlink = nodeFiles.unlink
+  list = nodeFiles.list
+  mkdir = nodeFiles.mkdir
+  removeDir = nodeFiles.removeDir
+  syncDir = nodeFiles.syncDir
+}
+
 async function openLevel(dir: string, sync: boolean): Promise<Subject> {
   const db = new ClassicLevel<Buffer, Buffer>(dir, {keyEncoding: 'buffer', valueEncoding: 'buffer'})
   await db.open()
@@ -124,6 +169,21 @@ async function putAndGetRows(base: string): Promise<Row[]> {
   // Serial puts write keys that the concurrent run overwrites: same final key set for both.
   await measure('put_durable_c1_ops_s', (s) => opsPerSecond(serialPutCount, 1, (i) => s.put(order[i] ?? 0)))
   await measure('put_durable_c64_ops_s', (s) => opsPerSecond(keyCount, 64, (i) => s.put(order[i] ?? 0)))
+  // A node's puts go to 64 partitions: with the journal (the default) they share syncs;
+  // without it (one fdatasync per partition batch, as before) they mostly do not.
+  // classic-level is one store whatever the key: it gets the same puts.
+  const spread = await spreadPuts(join(base, 'dyn-spread'), true, order)
+  const perPartition = await spreadPuts(join(base, 'dyn-spread-nojournal'), false, order)
+  const level = await opsPerSecond(keyCount, 64, (i) => subjects.classicLevel.put(order[i] ?? 0))
+  for (const row of [
+    {workload: 'put_durable_c64_64partitions_ops_s', dyn: spread.opsPerSecond, classicLevel: level},
+    {workload: 'put_durable_c64_64partitions_nojournal_ops_s', dyn: perPartition.opsPerSecond, classicLevel: level},
+    {workload: 'records_per_sync_c64_64partitions', dyn: spread.recordsPerSync, classicLevel: Number.NaN},
+    {workload: 'records_per_sync_c64_64partitions_nojournal', dyn: perPartition.recordsPerSync, classicLevel: Number.NaN},
+  ]) {
+    log(`  ${row.workload}: dyn ${row.dyn.toFixed(1)}, classic-level ${row.classicLevel.toFixed(0)}`)
+    rows.push(row)
+  }
   await measure('get_random_c1_ops_s', (s) => medianOf(() => opsPerSecond(keyCount, 1, (i) => s.get(order[(i * 7919) % keyCount] ?? 0))))
   await measure('get_random_c64_ops_s', (s) => medianOf(() => opsPerSecond(keyCount, 64, (i) => s.get(order[(i * 7919) % keyCount] ?? 0))))
   await subjects.dyn.close()
@@ -194,8 +254,10 @@ function printTable(rows: Row[]): void {
   const header = ['workload', 'dyn', 'classic-level', 'dyn / classic-level']
   const lines = rows.map((row) => {
     const seconds = row.workload.endsWith('_s') && !row.workload.includes('ops_s')
-    const format = (value: number): string => (seconds ? `${value.toFixed(3)} s` : `${Math.round(value)} ops/s`)
-    return [row.workload, format(row.dyn), format(row.classicLevel), (row.dyn / row.classicLevel).toFixed(2)]
+    const perSync = row.workload.startsWith('records_per_sync')
+    const format = (value: number): string => (Number.isNaN(value) ? '-' : perSync ? value.toFixed(1) : seconds ? `${value.toFixed(3)} s` : `${Math.round(value)} ops/s`)
+    const ratio = row.dyn / row.classicLevel
+    return [row.workload, format(row.dyn), format(row.classicLevel), Number.isNaN(ratio) ? '-' : ratio.toFixed(2)]
   })
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => (line[column] ?? '').length)))
   const render = (cells: string[]): string => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`

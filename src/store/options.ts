@@ -75,6 +75,9 @@ export interface StoreOptions {
   compactionDeadRatioMin?: number
   /** How gets read values; default `blocking` (see ReadMode). */
   readMode?: ReadMode
+  /** Sync `always` only: make batches durable through the store's one journal (default
+   * true, journal.ts), or with one fdatasync per partition batch (false: for comparison). */
+  journal?: boolean
   /** File system port; tests wrap it to count syncs or inject faults. */
   files?: StoreFiles
   logger?: (event: StoreEvent) => void
@@ -87,6 +90,7 @@ export interface ResolvedOptions {
   valueBytesMax: number
   compactionDeadRatioMin: number
   readMode: ReadMode
+  journal: boolean
   files: StoreFiles
   logger: (event: StoreEvent) => void
 }
@@ -116,6 +120,7 @@ export function resolveOptions(options: StoreOptions): ResolvedOptions {
     valueBytesMax: checkInteger('valueBytesMax', options.valueBytesMax ?? valueBytesMaxDefault, 0, valueBytesMaxCeiling),
     compactionDeadRatioMin: ratio,
     readMode,
+    journal: options.journal ?? true,
     files: options.files ?? nodeFiles,
     logger: options.logger ?? (() => {}),
   }

@@ -30,7 +30,7 @@ export class LogStore {
     await resolved.files.mkdir(resolved.dir)
     const lock = await acquireLock(resolved.dir, (pid) => resolved.logger({kind: 'staleLockTaken', path: resolved.dir, pid}))
     try {
-      const journal = resolved.sync.kind === 'always' ? await Journal.open({files: resolved.files, storeDir: resolved.dir, logger: resolved.logger}) : undefined
+      const journal = resolved.sync.kind === 'always' && resolved.journal ? await Journal.open({files: resolved.files, storeDir: resolved.dir, logger: resolved.logger}) : undefined
       return new LogStore(resolved, lock, journal)
     } catch (error) {
       await lock.release()
