@@ -293,7 +293,9 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_store_dead_bytes', help: 'Bytes compaction can reclaim.', value: totals.deadBytes},
       {name: 'dyn_store_segments', help: 'Segment files, active ones included.', value: totals.segments},
       {name: 'dyn_store_corrupt_records', help: 'Records that failed their checksum (skipped at open or on read); never served.', value: totals.corruptRecords},
-      {name: 'dyn_store_batches_written', help: 'Group commits written (with sync always, data syncs).', value: totals.batchesWritten},
+      {name: 'dyn_store_batches_written', help: 'Group commits written to partition segments.', value: totals.batchesWritten},
+      {name: 'dyn_store_syncs_total', help: 'Data syncs that made writes durable (with sync always: journal syncs).', value: totals.syncs, counter: true},
+      {name: 'dyn_store_synced_records_total', help: 'Writes (records) those syncs made durable: divided by syncs, the batching.', value: totals.syncedRecords, counter: true},
     ]
   }
 }

@@ -25,6 +25,8 @@ export interface Gauge {
   name: string
   help: string
   value: number
+  /** A count that only grows (Prometheus type counter, name ending in _total). */
+  counter?: boolean
 }
 
 export class Metrics {
@@ -75,7 +77,7 @@ export class Metrics {
     lines.push('# TYPE dyn_connection_problems_total counter')
     lines.push(`dyn_connection_problems_total ${this.connectionProblems}`)
     for (const gauge of gauges) {
-      lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`, `${gauge.name} ${formatNumber(gauge.value)}`)
+      lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} ${gauge.counter === true ? 'counter' : 'gauge'}`, `${gauge.name} ${formatNumber(gauge.value)}`)
     }
     return `${lines.join('\n')}\n`
   }

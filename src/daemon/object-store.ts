@@ -19,6 +19,10 @@ export interface StoreTotals {
   corruptRecords: number
   tornTailBytesTruncated: number
   batchesWritten: number
+  /** Data syncs that made writes durable: the journal's with sync always, else the partitions'. */
+  syncs: number
+  /** Records (puts, deletes) those syncs made durable. */
+  syncedRecords: number
 }
 
 export interface LogObjectStoreOptions {
@@ -31,9 +35,11 @@ export class LogObjectStore implements ObjectStore {
   private readonly store: LogStore
   /** Partitions open so far, for statistics (the LogStore keeps them open). */
   private readonly opened = new Map<number, Partition>()
+  private readonly syncAlways: boolean
 
-  private constructor(store: LogStore) {
+  private constructor(store: LogStore, sync: SyncMode) {
     this.store = store
+    this.syncAlways = sync.kind === 'always'
   }
 
   /** Opens and locks the data directory; rejects with StoreLockedError when another process holds it. */
@@ -46,7 +52,7 @@ export class LogObjectStore implements ObjectStore {
       valueBytesMax: valueBytesMaxCeiling,
       ...(options.logger === undefined ? {} : {logger: options.logger}),
     })
-    return new LogObjectStore(store)
+    return new LogObjectStore(store, options.sync)
   }
 
   get dir(): string {
@@ -97,10 +103,20 @@ export class LogObjectStore implements ObjectStore {
       corruptRecords: 0,
       tornTailBytesTruncated: 0,
       batchesWritten: 0,
+      syncs: 0,
+      syncedRecords: 0,
     }
     for (const partition of this.opened.values()) {
       if (!partition.isOpen) continue
-      addStats(totals, partition.stats())
+      const stats = partition.stats()
+      addStats(totals, stats)
+      // Without a journal, each partition batch of sync always is one sync of its records.
+      if (this.syncAlways && stats.syncs > 0) totals.syncedRecords += stats.recordsWritten
+    }
+    const journal = this.store.journalStats()
+    if (journal !== undefined) {
+      totals.syncs += journal.syncs
+      totals.syncedRecords += journal.records
     }
     return totals
   }
@@ -127,4 +143,5 @@ function addStats(totals: StoreTotals, stats: PartitionStats): void {
   totals.corruptRecords += stats.corruptRecordsSkipped + stats.corruptReads
   totals.tornTailBytesTruncated += stats.tornTailBytesTruncated
   totals.batchesWritten += stats.batchesWritten
+  totals.syncs += stats.syncs
 }
