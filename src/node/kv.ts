@@ -4,11 +4,15 @@
 // The decisions live in the core: the preference list (core/ring.ts), the put and sync
 // rules (core/causality.ts), the quorum (core/quorum.ts). This module only moves data
 // between them and the ports, in this order for a put:
-//   1. the coordinator applies the put rule to its own copy and persists it;
-//   2. it sends the resulting object to the other replicas, which merge it by the sync
-//      rule and persist before acknowledging;
-//   3. it answers once W replicas (itself included) acknowledged, or as soon as W can no
-//      longer be reached. Nothing is acknowledged before it is persisted.
+//   1. the coordinator applies the put rule to its own copy;
+//   2. at once, it persists that copy and sends the resulting object to the other
+//      replicas, which merge it by the sync rule and persist before acknowledging: the
+//      local and the remote fsyncs overlap instead of following one another;
+//   3. it answers once its own copy is durable and W replicas (itself included)
+//      acknowledged, or as soon as W can no longer be reached. Nothing is acknowledged
+//      before it is persisted, and never before the coordinator's own copy is: a later
+//      write of this actor must carry this one (actors.ts), so a put whose local write
+//      failed fails, whatever the other replicas said.
 // A get asks every replica, answers once R replied, and when the stragglers have replied
 // or timed out, sends the merged object to every replica that lacked part of it (read
 // repair, Dynamo §4.7).
@@ -238,17 +242,27 @@ export class KvService {
     const partition = this.partitionOf(key)
     const quorum = new PutQuorum({coordinator: this.name, n: this.config.n, w, replicas: targets})
     const startedMs = this.options.clock.nowMs()
-    // Step 1: the put rule on the coordinator's own copy, persisted. A refusal (sibling
-    // limit) or a failed local write ends the request here: the replicas get nothing.
     const self = targets.find((target) => target.node === this.name)
     assert(self !== undefined, 'a write is coordinated by one of its targets')
-    const {put, written} = await this.applyWrite({partition, key, write, context})
+    const others = targets.filter((target) => target.node !== this.name)
+    // Step 2 starts from inside step 1, as soon as the put rule produced the object: a
+    // refusal (sibling limit) ends the request before anything is sent.
+    let replies: Promise<void>[] = []
+    const send = (object: StoredObject): void => {
+      const encoded = encodeObject(object)
+      replies = others.map((target) => this.askPut(target, partition, key, encoded, quorum))
+    }
+    let applied: {put: PutResult; written: StoredObject}
+    try {
+      applied = await this.applyWrite({partition, key, write, context, computed: send})
+    } catch (error) {
+      // Replicas may have the object already; the client hears only that the write failed.
+      this.options.background.track(Promise.allSettled(replies))
+      throw error
+    }
+    const {put, written} = applied
     if (self.fallbackFor !== undefined) await this.options.hints.record({target: self.fallbackFor, partition, key})
     quorum.addReply({node: this.name, kind: 'ok', ms: this.options.clock.nowMs() - startedMs, ...fallbackField(self)})
-    // Step 2: the other replicas merge the new object.
-    const encoded = encodeObject(written)
-    const others = targets.filter((target) => target.node !== this.name)
-    const replies = others.map((target) => this.askPut(target, partition, key, encoded, quorum))
     // Step 3: answer once decided.
     await untilDecided(quorum, replies)
     this.options.background.track(Promise.allSettled(replies))
@@ -273,8 +287,10 @@ export class KvService {
     key: Uint8Array
     write: Write
     context: VersionVector
+    /** Sees the new object before it is persisted. */
+    computed: (object: StoredObject) => void
   }): Promise<{put: PutResult; written: StoredObject}> {
-    const {partition, key, write, context} = options
+    const {partition, key, write, context, computed} = options
     const actor = this.options.actors.actorFor(partition)
     this.options.actors.noteWrite(partition)
     let seen = counterOf(context, actor)
@@ -288,7 +304,7 @@ export class KvService {
         return put.object
       }
       try {
-        const written = (await this.options.objects.update(partition, key, change)).after
+        const written = (await this.options.objects.update(partition, key, change, (result) => computed(result.after!))).after
         assert(put !== undefined && written !== undefined, 'the put rule ran')
         return {put, written}
       } catch (error) {

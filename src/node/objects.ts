@@ -1,5 +1,5 @@
 // The node's own copies of objects: reads and read-modify-write cycles on the ObjectStore,
-// serialised per key, with a tictac Merkle tree per partition kept up to date on every
+// serialised per key and combined when they queue (write-combiner.ts), with a tictac Merkle tree per partition kept up to date on every
 // write (core/merkle.ts, DESIGN §5: "updated in O(1) per write, no rebuild"). Everything
 // that changes a local copy (coordinator writes, replica merges, read repair, hint and
 // ownership handoff, anti-entropy) goes through here, so the trees never miss a write.
@@ -18,8 +18,8 @@ import {createHash} from 'node:crypto'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {MerkleTree, merkleSegmentsDefault} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
-import {KeyedLock} from './keyed-lock.js'
 import type {Clock, ObjectStore} from './ports.js'
+import {WriteCombiner, type UpdateResult as CombinedResult} from './write-combiner.js'
 
 interface IndexEntry {
   readonly digest: Uint8Array
@@ -57,16 +57,13 @@ export function isTombstoneOnly(object: StoredObject): boolean {
   return object.siblings.length > 0 && !isFound(object)
 }
 
-export interface UpdateResult {
-  readonly before: StoredObject | undefined
-  readonly after: StoredObject | undefined
-  readonly changed: boolean
-}
+export type UpdateResult = CombinedResult<StoredObject>
 
 export class LocalObjects {
   private readonly store: ObjectStore
   private readonly segments: number
-  private readonly locks = new KeyedLock()
+  /** Serialises each key's read-modify-write cycles and combines the queued ones (write-combiner.ts). */
+  private readonly writes = new WriteCombiner<StoredObject>()
   private readonly indexes = new Map<number, PartitionIndex>()
   /** Tombstone-only keys: partition -> key name -> when this node first held that version.
    * Invariant: a key is here only while indexed with a tombstone-only object. */
@@ -112,22 +109,36 @@ export class LocalObjects {
   }
 
   /**
-   * Runs `change` on the current copy under the key's lock. When it returns an object that
-   * differs from the current one, that object is persisted and indexed before this resolves.
-   * `change` may throw to refuse (nothing is written then).
+   * Runs `change` on the current copy, after every earlier change of the key and combined
+   * with the changes queued with it (write-combiner.ts). When the result differs from the
+   * current copy it is persisted and indexed before this resolves. `change` may throw to
+   * refuse (nothing is written for it then). `computed` sees the result before it is
+   * persisted.
    */
-  async update(partition: number, key: Uint8Array, change: (current: StoredObject | undefined) => StoredObject): Promise<UpdateResult> {
-    return this.locks.run(lockName(partition, key), async () => {
-      const before = await this.read(partition, key)
-      const after = change(before)
-      if (before !== undefined && objectsEqual(before, after)) return {before, after: before, changed: false}
-      const encoded = encodeObject(after)
-      await this.store.put(partition, key, encoded)
-      this.indexKey(this.index(partition), key, digestOf(encoded))
-      this.trackTombstone(partition, key, isTombstoneOnly(after))
-      this.conflicted.track(partition, keyName(key), after)
-      return {before, after, changed: true}
-    })
+  update(
+    partition: number,
+    key: Uint8Array,
+    change: (current: StoredObject | undefined) => StoredObject,
+    computed?: (result: UpdateResult) => void,
+  ): Promise<UpdateResult> {
+    const target = {
+      read: () => this.read(partition, key),
+      equal: objectsEqual,
+      persist: async (after: StoredObject) => {
+        const encoded = encodeObject(after)
+        await this.store.put(partition, key, encoded)
+        this.indexKey(this.index(partition), key, digestOf(encoded))
+        this.trackTombstone(partition, key, isTombstoneOnly(after))
+        this.conflicted.track(partition, keyName(key), after)
+      },
+    }
+    return this.writes.update(lockName(partition, key), {target, change, ...(computed === undefined ? {} : {computed})})
+  }
+
+  /** Persists made by update and merge, and the changes they carried: above 1 per persist,
+   * a hot key's queued writes were combined. */
+  combinedWrites(): {persists: number; changes: number} {
+    return {persists: this.writes.persists, changes: this.writes.changesPersisted}
   }
 
   /** The sync rule on the local copy (DESIGN §3). */
@@ -138,7 +149,7 @@ export class LocalObjects {
   /** Runs `task` under the key's lock with the current stored bytes and a way to delete
    * the copy, for decisions that must not interleave with writes to the key. */
   async exclusive<T>(partition: number, key: Uint8Array, task: (current: Uint8Array | undefined, remove: () => Promise<void>) => Promise<T>): Promise<T> {
-    return this.locks.run(lockName(partition, key), async () => {
+    return this.writes.exclusive(lockName(partition, key), async () => {
       const current = await this.store.get(partition, key)
       return task(current, async () => {
         await this.beforeRemoval(partition)

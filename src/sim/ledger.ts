@@ -88,11 +88,36 @@ export class DotLedger {
   /** Dots no store knows any more, by recordKey, with how the last knowledge went. */
   private readonly vanishedDots = new Map<string, Vanished>()
   readonly problems: LedgerProblem[] = []
+  /** Per coordinator node and key: the writes of client operations it was asked to
+   * coordinate (kv.put, kv.delete), so that a dot is credited to its operation even when a
+   * store persists it in the same write as another operation's (write-combiner.ts). */
+  private readonly coordinated = new Map<string, Array<{operation: number; kind: 'value' | 'tombstone'; value?: string}>>()
 
   constructor(
     private readonly operations: AsyncLocalStorage<number>,
     private readonly trace: Trace,
   ) {}
+
+  /** A node starts handling a request of a client operation. */
+  handling(node: string, operation: number, type: string, request: unknown): void {
+    if (type !== 'kv.put' && type !== 'kv.delete') return
+    const {key, value} = request as {key: Uint8Array; value?: Uint8Array}
+    const entry = type === 'kv.put' && value !== undefined ? {operation, kind: 'value' as const, value: valueText(value)} : {operation, kind: 'tombstone' as const}
+    const name = `${node}|${keyText(key)}`
+    this.coordinated.set(name, [...(this.coordinated.get(name) ?? []), entry])
+  }
+
+  /** The operation that created a new dot: among the writes its coordinator was asked to
+   * coordinate for the key, the one with its content; the ambient one when it is among them
+   * (two deletes of a key through one node), else the latest. */
+  private creatorOf(key: string, dot: Dot, kind: 'value' | 'tombstone', value: string | undefined): number | undefined {
+    const ambient = this.operations.getStore()
+    const coordinator = dot.node.split('~')[0]!
+    const candidates = (this.coordinated.get(`${coordinator}|${key}`) ?? []).filter((entry) => entry.kind === kind && entry.value === value)
+    if (candidates.length === 0) return ambient
+    if (candidates.some((entry) => entry.operation === ambient)) return ambient
+    return candidates[candidates.length - 1]!.operation
+  }
 
   /** Called with every value a store persists. */
   observe(node: string, keyBytes: Uint8Array, value: Uint8Array): void {
@@ -117,7 +142,7 @@ export class DotLedger {
         }
         continue
       }
-      const operation = this.operations.getStore()
+      const operation = this.creatorOf(key, sibling.dot, sibling.kind, value)
       const record: DotRecord = {key, dot: sibling.dot, kind: sibling.kind, ...(value === undefined ? {} : {value}), operation, node, object}
       this.records.set(recordKey(key, sibling.dot), record)
       this.dotsByKey.set(key, [...(this.dotsByKey.get(key) ?? []), sibling.dot])

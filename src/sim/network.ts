@@ -98,6 +98,8 @@ export interface SimNetworkOptions {
   readonly operations: AsyncLocalStorage<number>
   /** Called when a handler rejects: a bug in the node. */
   readonly onCrash: (endpoint: string, error: unknown) => void
+  /** Called with every request a node starts to handle on behalf of a client operation. */
+  readonly onHandle?: (endpoint: string, operation: number, type: MessageType, request: unknown) => void
 }
 
 interface Exchange {
@@ -296,7 +298,9 @@ export class SimNetwork {
     this.log(exchange, 'deliver')
     const handle = (): Promise<unknown> => {
       try {
-        return handler(exchange.type, parseRequest(exchange.type, unpack(bytes)))
+        const request = parseRequest(exchange.type, unpack(bytes))
+        if (exchange.operation !== undefined) this.options.onHandle?.(exchange.peer, exchange.operation, exchange.type, request)
+        return handler(exchange.type, request)
       } catch (error) {
         return Promise.resolve(failure(error))
       }

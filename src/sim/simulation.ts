@@ -269,6 +269,7 @@ class World {
       trace: this.trace,
       faults: this.config.faults,
       operations: this.operations,
+      onHandle: (endpoint, operation, type, request) => this.ledger.handling(endpoint, operation, type, request),
       onCrash: (endpoint, error) => {
         this.crashes.push({invariant: 'nodes do not throw', detail: `${endpoint} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`})
       },

@@ -26,7 +26,7 @@ import {recordHeaderBytes} from './record.js'
 import {applyCommit, commitFileName, encodeCommit, forEachKeyOf, writeFileAtomically} from './recovery.js'
 import {scanSegmentFile} from './scan.js'
 import {dataFileName, hintFileName, Segment, tempSuffix} from './segment.js'
-import {writeAll} from './sync.js'
+import {writeAll} from './files.js'
 
 export interface CompactionContext {
   files: StoreFiles

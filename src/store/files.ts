@@ -123,3 +123,31 @@ export const nodeFiles: StoreFiles = {
     }
   },
 }
+
+/** Writes all buffers at `position`, continuing after short writes; resolves with the byte count. */
+export async function writeAll(file: StoreFile, buffers: readonly Buffer[], position: number): Promise<number> {
+  let total = 0
+  for (const buffer of buffers) total += buffer.length
+  let done = await file.write(buffers, position)
+  while (done < total) {
+    const rest = remainingBuffers(buffers, done)
+    const written = await file.write(rest, position + done)
+    if (written === 0) throw Object.assign(new Error(`short write to ${file.path}`), {code: 'EIO'})
+    done += written
+  }
+  return total
+}
+
+function remainingBuffers(buffers: readonly Buffer[], skipBytes: number): Buffer[] {
+  const rest: Buffer[] = []
+  let skip = skipBytes
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length
+      continue
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
+    skip = 0
+  }
+  return rest
+}

@@ -36,11 +36,10 @@
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
 import {writeErrorFor} from './errors.js'
-import type {StoreFile, StoreFiles} from './files.js'
+import {writeAll, type StoreFile, type StoreFiles} from './files.js'
 import {batchBytesMax, type StoreEvent} from './options.js'
 import type {Segment} from './segment.js'
 import {dataFileName, hintFileName, segmentIdOf} from './segment.js'
-import {writeAll} from './sync.js'
 
 export const journalDirName = 'journal'
 

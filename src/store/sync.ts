@@ -13,7 +13,7 @@
 // the batch began and rejects every put of that batch with a named error; reads go on,
 // and the next batch writes at the same place once space is available.
 import {DiskFullError, errorCodeOf, StoreWriteError, writeErrorFor} from './errors.js'
-import type {StoreFile} from './files.js'
+import {writeAll, type StoreFile} from './files.js'
 import type {Journal} from './journal.js'
 import {batchBytesMax, batchRecordsMax, type StoreEvent, type SyncMode} from './options.js'
 import type {Segment} from './segment.js'
@@ -159,34 +159,6 @@ export class GroupCommitter {
     this.target.applied(segment, batch, offset)
     for (const write of batch) write.resolve()
   }
-}
-
-/** Writes all buffers at `position`, continuing after short writes; resolves with the byte count. */
-export async function writeAll(file: StoreFile, buffers: readonly Buffer[], position: number): Promise<number> {
-  let total = 0
-  for (const buffer of buffers) total += buffer.length
-  let done = await file.write(buffers, position)
-  while (done < total) {
-    const rest = remainingBuffers(buffers, done)
-    const written = await file.write(rest, position + done)
-    if (written === 0) throw Object.assign(new Error(`short write to ${file.path}`), {code: 'EIO'})
-    done += written
-  }
-  return total
-}
-
-function remainingBuffers(buffers: readonly Buffer[], skipBytes: number): Buffer[] {
-  const rest: Buffer[] = []
-  let skip = skipBytes
-  for (const buffer of buffers) {
-    if (skip >= buffer.length) {
-      skip -= buffer.length
-      continue
-    }
-    rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
-    skip = 0
-  }
-  return rest
 }
 
 /** Best effort: the next batch overwrites from the same offset anyway, and recovery cuts a torn tail. */
