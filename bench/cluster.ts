@@ -7,12 +7,13 @@
 //   redis  1 node (Debian's redis-server), appendonly yes, appendfsync always; `redis` client
 //
 // Each gets closed-loop clients at concurrency 1, 16, 64 and 256 with 1 KiB values: puts of
-// fresh keys, then gets of preloaded keys. Rounds run one after another over all systems
-// (round 1 of every system, then round 2...), so that a slow spell of the shared machine
-// lands on all of them rather than on one; each row is the median of its rounds.
+// fresh keys and gets of preloaded keys. The systems take turns measurement by measurement
+// (dyn put c=1, etcd put c=1, redis put c=1, dyn get c=1...), round after round, so that a
+// slow spell of the shared machine lands on all of them rather than on one; each row is
+// the median of its rounds.
 //
 //   npm run bench:cluster                          tables and ratios dyn/etcd, dyn/redis
-//   npm run bench:cluster -- --json                {"results": [...]} on stdout
+//   npm run -s bench:cluster -- --json             {"results": [...]} alone on stdout (-s: no npm banner)
 //   npm run bench:cluster -- --rounds 5 --seconds 2
 //   npm run bench:cluster -- --systems dyn,redis --concurrency 1,16 --no-install
 //
@@ -33,7 +34,7 @@ import {benchValue, closedLoop, getPreloaded, preload, putFresh, type Target} fr
 import {freePorts, ProcessGroup} from './peers/processes.js'
 import {redisPeer, redisPorts, redisVersion, startRedis} from './peers/redis.js'
 import {ratioTables, resultsTable} from './peers/report.js'
-import {jsonDocument, medianRows, summarize, type Measurement, type SystemName} from './peers/rows.js'
+import {jsonDocument, medianRows, opNames, summarize, type Measurement, type SystemName} from './peers/rows.js'
 
 /** How long closing one client may take at the end before the servers are stopped anyway. */
 const clientCloseTimeoutMs = 5_000
@@ -128,17 +129,17 @@ const portsNeeded: Record<SystemName, number> = {
   redis: redisPorts,
 }
 
+/** Every measurement of a round, ordered so that the systems take turns at each step (dyn
+ * put c=1, etcd put c=1, redis put c=1, dyn get c=1...): a slow spell of the shared machine
+ * then falls on the systems being compared, not on one of them. */
 async function measureAll(args: BenchArgs, targets: readonly Target[]): Promise<Measurement[]> {
   const value = benchValue()
   const measurements: Measurement[] = []
   for (let round = 1; round <= args.rounds; round++) {
-    for (const target of targets) {
-      for (const concurrency of args.concurrencies) {
-        const ops = [
-          ['put', putFresh(target, value, `bench-put-r${round}-c${concurrency}`)],
-          ['get', getPreloaded(target)],
-        ] as const
-        for (const [op, call] of ops) {
+    for (const concurrency of args.concurrencies) {
+      for (const op of opNames) {
+        for (const target of targets) {
+          const call = op === 'put' ? putFresh(target, value, `bench-put-r${round}-c${concurrency}`) : getPreloaded(target)
           const loop = await closedLoop(concurrency, args.seconds, call)
           const summary = summarize(loop.latenciesMs, loop.elapsedMs)
           measurements.push({system: target.system, op, concurrency, round, errors: loop.errors, ...summary})
