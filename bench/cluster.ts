@@ -94,8 +94,9 @@ function describeMachine(): string {
 /** Starts one system in its own folder and process group. A peer that cannot be had or
  * started is skipped (undefined, with the reason logged); dyn failing to start is an error,
  * since without it there is nothing to compare. */
-async function startSystem(system: SystemName, args: BenchArgs, ports: readonly number[]): Promise<Target | undefined> {
-  const dir = join(run.dir!, system)
+async function startSystem(system: SystemName, options: {args: BenchArgs; runDir: string; ports: readonly number[]}): Promise<Target | undefined> {
+  const {args, ports} = options
+  const dir = join(options.runDir, system)
   await mkdir(dir, {recursive: true})
   const processes = new ProcessGroup()
   run.groups.push(processes)
@@ -154,14 +155,15 @@ async function measureAll(args: BenchArgs, targets: readonly Target[]): Promise<
 
 async function main(args: BenchArgs): Promise<void> {
   log(describeMachine())
-  run.dir = await mkdtemp(join(tmpdir(), 'dyn-bench-cluster-'))
+  const runDir = await mkdtemp(join(tmpdir(), 'dyn-bench-cluster-'))
+  run.dir = runDir
   const ports = await freePorts(args.systems.reduce((sum, system) => sum + portsNeeded[system], 0))
   let next = 0
   const skipped: SystemName[] = []
   for (const system of args.systems) {
     const mine = ports.slice(next, next + portsNeeded[system])
     next += portsNeeded[system]
-    const target = await startSystem(system, args, mine)
+    const target = await startSystem(system, {args, runDir, ports: mine})
     if (target === undefined) skipped.push(system)
     else run.targets.push(target)
   }
@@ -178,7 +180,9 @@ async function main(args: BenchArgs): Promise<void> {
   } else {
     console.log(`\nMedians of ${args.rounds} rounds, ${args.seconds} s each; ${describeMachine()}\n`)
     console.log(resultsTable(rows))
-    for (const table of ratioTables(rows)) console.log(`\n${table}`)
+    const tables = ratioTables(rows)
+    if (tables.length === 0) console.log('\nno ratios: no peer was measured')
+    for (const table of tables) console.log(`\n${table}`)
   }
   if (skipped.length > 0) log(`skipped (see above): ${skipped.join(', ')}`)
 }

@@ -62,7 +62,7 @@ export async function startDyn(options: {dir: string; ports: readonly number[]; 
     }
     const configPath = join(nodeDir, 'node.json')
     await writeFile(configPath, JSON.stringify(config, null, 2))
-    const child = processes.spawn(`dyn ${node.name}`, process.execPath, [programPath, 'node', 'start', '--config', configPath], join(nodeDir, 'node.log'))
+    const child = processes.spawn(process.execPath, [programPath, 'node', 'start', '--config', configPath], join(nodeDir, 'node.log'))
     started.push({node, child})
   }
   for (const {node, child} of started) {

@@ -41,7 +41,6 @@ export async function startEtcd(options: {binary: string; dir: string; ports: re
   const started = members.map((member) => ({
     member,
     child: processes.spawn(
-      `etcd ${member.name}`,
       binary,
       [
         '--name', member.name,

@@ -35,7 +35,6 @@ const logTailLines = 20
 export class ServerExitedError extends Error {}
 
 interface Tracked {
-  readonly name: string
   readonly child: ChildProcess
   readonly logPath: string
 }
@@ -45,13 +44,13 @@ export class ProcessGroup {
   private readonly tracked: Tracked[] = []
 
   /** Starts `command` with stdout and stderr appended to `logPath`. */
-  spawn(name: string, command: string, args: readonly string[], logPath: string): ChildProcess {
+  spawn(command: string, args: readonly string[], logPath: string): ChildProcess {
     const fd = openSync(logPath, 'a')
     try {
       const child = spawn(command, args, {stdio: ['ignore', fd, fd]})
       // A spawn failure (ENOENT) arrives as an event; waitReady reports it as an exit.
       child.on('error', () => undefined)
-      this.tracked.push({name, child, logPath})
+      this.tracked.push({child, logPath})
       return child
     } finally {
       closeSync(fd)

@@ -47,7 +47,7 @@ export async function startRedis(options: {binary: string; dir: string; ports: r
   if (port === undefined) throw new Error('startRedis needs a port')
   const configPath = join(dir, 'redis.conf')
   await writeFile(configPath, redisConfig({port, dir}))
-  const child = processes.spawn('redis', binary, [configPath], join(dir, 'redis.log'))
+  const child = processes.spawn(binary, [configPath], join(dir, 'redis.log'))
   await processes.waitReady(child, () => answersPing(port), 'redis-server')
   // Values come back as Buffers, as dyn's and etcd's clients return bytes, not decoded text.
   const client = createClient({socket: {host: loopback, port, reconnectStrategy: false}}).withTypeMapping({[RESP_TYPES.BLOB_STRING]: Buffer})
