@@ -1,295 +1,202 @@
-// Cluster benchmark (not a test): a local 3-node dyn cluster, N=3 R=2 W=2, sync=always,
-// 1 KiB values, closed-loop clients at several concurrencies; get and put throughput and
-// latency percentiles, with the client sending every request to any node (the node
-// forwards when it does not replicate the key) and with the partition-aware client (sends
-// straight to the key's coordinator). In the same run, a 3-member etcd cluster on the same
-// machine takes a comparable put/get load through its JSON gateway, and dyn's numbers are
-// reported as ratios to it.
+// Cluster benchmark (not a test): dyn against real peers on the same machine, in the same
+// run, under the same load (DESIGN §10.5: results are ratios to real systems measured side
+// by side, never numbers from elsewhere).
 //
-//   npm run bench:cluster                  table
-//   npm run bench:cluster -- --json        {"results":[...]}
-//   npm run bench:cluster -- --seconds 3   shorter runs
+//   dyn    3 nodes from the built program, N=3 R=2 W=2, Q=64, sync always; client library
+//   etcd   3 members (Debian's etcd-server), default durable settings; gRPC via `etcd3`
+//   redis  1 node (Debian's redis-server), appendonly yes, appendfsync always; `redis` client
 //
-// Needs the built program (npm run build, done by the script) and, for the etcd rows, the
-// `etcd` binary (Debian's etcd-server); without it those rows are left out and said so.
-import {spawn, type ChildProcess} from 'node:child_process'
-import {existsSync} from 'node:fs'
-import {mkdtemp, mkdir, rm, writeFile} from 'node:fs/promises'
-import {Agent, request as httpRequest} from 'node:http'
-import {tmpdir} from 'node:os'
+// Each gets closed-loop clients at concurrency 1, 16, 64 and 256 with 1 KiB values: puts of
+// fresh keys and gets of preloaded keys. The systems take turns measurement by measurement
+// (dyn put c=1, etcd put c=1, redis put c=1, dyn get c=1...), round after round, so that a
+// slow spell of the shared machine lands on all of them rather than on one; each row is
+// the median of its rounds.
+//
+//   npm run bench:cluster                          tables and ratios dyn/etcd, dyn/redis
+//   npm run -s bench:cluster -- --json             {"results": [...]} alone on stdout (-s: no npm banner)
+//   npm run bench:cluster -- --rounds 5 --seconds 2
+//   npm run bench:cluster -- --systems dyn,redis --concurrency 1,16 --no-install
+//
+// A missing etcd or redis is installed from Debian when this runs as root; when it cannot
+// be (no root, no network, --no-install, a failed install or start), that peer is skipped,
+// said so on stderr, and its rows are left out. Progress goes to stderr, results to stdout.
+// Every server listens on 127.0.0.1 only, keeps its data in one temporary directory, and is
+// stopped and the directory removed at the end, on failure and on Ctrl-C.
+import {rmSync} from 'node:fs'
+import {mkdir, mkdtemp, rm} from 'node:fs/promises'
+import {cpus, loadavg, tmpdir, totalmem} from 'node:os'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {fileURLToPath} from 'node:url'
-import {DynClient} from '../src/client/index.js'
+import {parseArgs, UsageError, type BenchArgs} from './peers/args.js'
+import {dynDurablePreset, dynPortsPerNode, startDyn} from './peers/dyn.js'
+import {etcdMembers, etcdPeer, etcdPortsPerMember, etcdVersion, startEtcd} from './peers/etcd.js'
+import {ensurePeer} from './peers/install.js'
+import {benchValue, closedLoop, getPreloaded, preload, putFresh, type Target} from './peers/load.js'
+import {freePorts, ProcessGroup} from './peers/processes.js'
+import {redisPeer, redisPorts, redisVersion, startRedis} from './peers/redis.js'
+import {ratioTables, resultsTable} from './peers/report.js'
+import {jsonDocument, medianRows, opNames, summarize, type Measurement, type SystemName} from './peers/rows.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const secondsIndex = args.indexOf('--seconds')
-const runSeconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : 5
-const concurrencies = [1, 16, 64]
-const valueBytes = 1024
-const preloadKeys = 10_000
-const basePort = 27_000 + Math.floor(Math.random() * 1000) * 10
-const root = fileURLToPath(new URL('..', import.meta.url))
+/** How long closing one client may take at the end before the servers are stopped anyway. */
+const clientCloseTimeoutMs = 5_000
 
-interface Row {
-  system: string
-  op: 'get' | 'put'
-  concurrency: number
-  opsPerSecond: number
-  p50Ms: number
-  p99Ms: number
-  p999Ms: number
-  errors: number
-}
+/** Exit codes after a signal, as a shell reports them (128 + signal number). */
+const signalExitCodes = {SIGINT: 130, SIGTERM: 143} as const
 
-const children: ChildProcess[] = []
 const log = (line: string): void => {
-  if (!json) process.stderr.write(`${line}\n`)
+  process.stderr.write(`${line}\n`)
 }
 
-function percentile(sorted: Float64Array, fraction: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!
+/** What must be undone at exit; filled as the run goes. */
+const run = {
+  dir: undefined as string | undefined,
+  groups: [] as ProcessGroup[],
+  targets: [] as Target[],
+  cleaning: undefined as Promise<void> | undefined,
 }
 
-/** Runs `concurrency` workers in a closed loop for runSeconds; each calls op(i) repeatedly. */
-async function closedLoop(concurrency: number, op: (worker: number, i: number) => Promise<void>): Promise<Omit<Row, 'system' | 'op' | 'concurrency'>> {
-  const latencies: number[] = []
-  let errors = 0
-  const endAt = performance.now() + runSeconds * 1000
-  const startedAt = performance.now()
-  await Promise.all(
-    Array.from({length: concurrency}, async (_, worker) => {
-      for (let i = 0; performance.now() < endAt; i++) {
-        const start = performance.now()
-        try {
-          await op(worker, i)
-          latencies.push(performance.now() - start)
-        } catch {
-          errors++
-        }
-      }
-    }),
-  )
-  const elapsedS = (performance.now() - startedAt) / 1000
-  const sorted = Float64Array.from(latencies).sort()
-  return {
-    opsPerSecond: latencies.length / elapsedS,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
-    p999Ms: percentile(sorted, 0.999),
-    errors,
-  }
+function cleanup(): Promise<void> {
+  run.cleaning ??= (async () => {
+    await Promise.all(run.targets.map((target) => withTimeout(target.close(), clientCloseTimeoutMs).catch(() => undefined)))
+    await Promise.all(run.groups.map((group) => group.stopAll()))
+    if (run.dir !== undefined) await rm(run.dir, {recursive: true, force: true})
+  })()
+  return run.cleaning
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return
-    await sleep(100)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
-async function httpOk(url: string): Promise<boolean> {
-  const response = await fetch(url)
-  return response.ok
-}
-
-function keyOf(i: number): string {
-  return `bench-key-${i % preloadKeys}`
-}
-
-// ---- dyn ----
-
-async function startDyn(dir: string): Promise<string[]> {
-  const names = ['n1', 'n2', 'n3']
-  const members = names.map((name, i) => ({name, address: `127.0.0.1:${basePort + i}`, weight: 1}))
-  for (const [i, name] of names.entries()) {
-    const nodeDir = join(dir, name)
-    await mkdir(nodeDir, {recursive: true})
-    const config = {
-      cluster: 'bench',
-      name,
-      listen: {host: '127.0.0.1', port: basePort + i},
-      http: {host: '127.0.0.1', port: basePort + 100 + i},
-      dataDir: join(nodeDir, 'data'),
-      members,
-      n: 3,
-      r: 2,
-      w: 2,
-      partitions: 64,
-      sync: 'always',
-    }
-    await writeFile(join(nodeDir, 'node.json'), JSON.stringify(config))
-    const child = spawn(process.execPath, [join(root, 'bin/run.js'), 'node', 'start', '--config', join(nodeDir, 'node.json')], {
-      stdio: 'ignore',
-    })
-    children.push(child)
-  }
-  for (let i = 0; i < names.length; i++) {
-    await waitFor(() => httpOk(`http://127.0.0.1:${basePort + 100 + i}/health`), `dyn node n${i + 1}`)
-  }
-  return members.map((member) => member.address)
-}
-
-async function benchDyn(addresses: string[], rows: Row[]): Promise<void> {
-  const value = new Uint8Array(valueBytes).fill(120)
-  const partitionAware = new DynClient({seeds: addresses, cluster: 'bench', routing: 'partition-aware'})
-  // "Any node": each worker sticks to one node, spread evenly, and that node coordinates or forwards.
-  const direct = addresses.map((address) => new DynClient({seeds: [address], cluster: 'bench', routing: 'direct'}))
-  log(`dyn: preloading ${preloadKeys} keys`)
-  for (let i = 0; i < preloadKeys; i += 64) {
-    await Promise.all(Array.from({length: Math.min(64, preloadKeys - i)}, (_, j) => partitionAware.put(keyOf(i + j), value)))
-  }
-  const modes: Array<[string, (worker: number) => DynClient]> = [
-    ['dyn any-node', (worker) => direct[worker % direct.length]!],
-    ['dyn partition-aware', () => partitionAware],
-  ]
-  let unique = 0
-  for (const [system, clientFor] of modes) {
-    for (const concurrency of concurrencies) {
-      // Blind puts to fresh keys: no siblings pile up, every put is one durable write per replica.
-      const put = await closedLoop(concurrency, async (worker) => {
-        await clientFor(worker).put(`bench-put-${unique++}`, value)
-      })
-      rows.push({system, op: 'put', concurrency, ...put})
-      log(`${system} put c=${concurrency}: ${put.opsPerSecond.toFixed(0)} ops/s p99 ${put.p99Ms.toFixed(2)} ms`)
-      const get = await closedLoop(concurrency, async (worker, i) => {
-        const result = await clientFor(worker).get(keyOf(worker * 7919 + i * 104_729))
-        if (!result.found) throw new Error('preloaded key not found')
-      })
-      rows.push({system, op: 'get', concurrency, ...get})
-      log(`${system} get c=${concurrency}: ${get.opsPerSecond.toFixed(0)} ops/s p99 ${get.p99Ms.toFixed(2)} ms`)
-    }
-  }
-  await partitionAware.close()
-  await Promise.all(direct.map((client) => client.close()))
-}
-
-// ---- etcd ----
-
-async function startEtcd(dir: string): Promise<string[] | undefined> {
-  if (!existsSync('/usr/bin/etcd')) {
-    log('etcd not found (install Debian package etcd-server): etcd rows left out')
-    return undefined
-  }
-  const names = ['e1', 'e2', 'e3']
-  const peer = (i: number): string => `http://127.0.0.1:${basePort + 200 + i}`
-  const client = (i: number): string => `http://127.0.0.1:${basePort + 300 + i}`
-  const initial = names.map((name, i) => `${name}=${peer(i)}`).join(',')
-  for (const [i, name] of names.entries()) {
-    const child = spawn(
-      '/usr/bin/etcd',
-      [
-        '--name', name,
-        '--data-dir', join(dir, name),
-        '--listen-peer-urls', peer(i),
-        '--initial-advertise-peer-urls', peer(i),
-        '--listen-client-urls', client(i),
-        '--advertise-client-urls', client(i),
-        '--initial-cluster', initial,
-        '--initial-cluster-state', 'new',
-        '--initial-cluster-token', 'dyn-bench',
-      ],
-      {stdio: 'ignore'},
-    )
-    children.push(child)
-  }
-  for (let i = 0; i < names.length; i++) await waitFor(() => httpOk(`${client(i)}/health`), `etcd member ${names[i]}`)
-  return names.map((_, i) => client(i))
-}
-
-const agent = new Agent({keepAlive: true, maxSockets: 256})
-
-function etcdCall(base: string, path: string, body: object): Promise<Record<string, unknown>> {
-  const payload = JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${base}${path}`, {method: 'POST', agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(payload)}}, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`etcd ${path}: HTTP ${res.statusCode}`))
-        else resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>)
-      })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(payload)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the servers and removing ${run.dir ?? 'the temporary directory'}`)
+    void cleanup().finally(() => process.exit(signalExitCodes[signal]))
   })
 }
+// The last resort when the process ends some other way (an uncaught error, process.exit):
+// nothing asynchronous runs here, so kill outright and remove synchronously.
+process.once('exit', () => {
+  for (const group of run.groups) group.killAll()
+  if (run.dir !== undefined) rmSync(run.dir, {recursive: true, force: true})
+})
 
-const b64 = (text: string): string => Buffer.from(text).toString('base64')
-
-async function benchEtcd(clients: string[], rows: Row[]): Promise<void> {
-  const value = Buffer.alloc(valueBytes, 120).toString('base64')
-  log(`etcd: preloading ${preloadKeys} keys`)
-  for (let i = 0; i < preloadKeys; i += 64) {
-    await Promise.all(
-      Array.from({length: Math.min(64, preloadKeys - i)}, (_, j) => etcdCall(clients[(i + j) % clients.length]!, '/v3/kv/put', {key: b64(keyOf(i + j)), value})),
-    )
-  }
-  let unique = 0
-  for (const concurrency of concurrencies) {
-    const put = await closedLoop(concurrency, async (worker) => {
-      await etcdCall(clients[worker % clients.length]!, '/v3/kv/put', {key: b64(`bench-put-${unique++}`), value})
-    })
-    rows.push({system: 'etcd', op: 'put', concurrency, ...put})
-    log(`etcd put c=${concurrency}: ${put.opsPerSecond.toFixed(0)} ops/s p99 ${put.p99Ms.toFixed(2)} ms`)
-    const get = await closedLoop(concurrency, async (worker, i) => {
-      const result = await etcdCall(clients[worker % clients.length]!, '/v3/kv/range', {key: b64(keyOf(worker * 7919 + i * 104_729))})
-      if (result.kvs === undefined) throw new Error('preloaded key not found')
-    })
-    rows.push({system: 'etcd', op: 'get', concurrency, ...get})
-    log(`etcd get c=${concurrency}: ${get.opsPerSecond.toFixed(0)} ops/s p99 ${get.p99Ms.toFixed(2)} ms`)
-  }
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-// ---- report ----
-
-function ratios(rows: Row[]): Array<{system: string; op: string; concurrency: number; throughputVsEtcd: number; p99VsEtcd: number}> {
-  return rows
-    .filter((row) => row.system !== 'etcd')
-    .flatMap((row) => {
-      const peer = rows.find((other) => other.system === 'etcd' && other.op === row.op && other.concurrency === row.concurrency)
-      return peer === undefined ? [] : [{system: row.system, op: row.op, concurrency: row.concurrency, throughputVsEtcd: row.opsPerSecond / peer.opsPerSecond, p99VsEtcd: row.p99Ms / peer.p99Ms}]
-    })
+function describeMachine(): string {
+  const model = cpus()[0]?.model ?? 'unknown CPU'
+  const gib = (totalmem() / 2 ** 30).toFixed(1)
+  const load = loadavg().map((value) => value.toFixed(2)).join(' ')
+  return `machine: ${cpus().length} × ${model}, ${gib} GiB, Node ${process.version}, load average ${load}`
 }
 
-function printTable(rows: Row[]): void {
-  const header = ['system', 'op', 'conc', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors']
-  console.log(header.map((h) => h.padStart(h === 'system' ? 20 : 9)).join(''))
-  for (const row of rows) {
-    console.log(
-      [row.system.padStart(20), row.op.padStart(9), String(row.concurrency).padStart(9), row.opsPerSecond.toFixed(0).padStart(9),
-        row.p50Ms.toFixed(2).padStart(9), row.p99Ms.toFixed(2).padStart(9), row.p999Ms.toFixed(2).padStart(9), String(row.errors).padStart(9)].join(''),
-    )
+/** Starts one system in its own folder and process group. A peer that cannot be had or
+ * started is skipped (undefined, with the reason logged); dyn failing to start is an error,
+ * since without it there is nothing to compare. */
+async function startSystem(system: SystemName, options: {args: BenchArgs; runDir: string; ports: readonly number[]}): Promise<Target | undefined> {
+  const {args, ports} = options
+  const dir = join(options.runDir, system)
+  await mkdir(dir, {recursive: true})
+  const processes = new ProcessGroup()
+  run.groups.push(processes)
+  if (system === 'dyn') {
+    log(`dyn: starting ${dynDurablePreset.nodes} nodes (N=${dynDurablePreset.n} R=${dynDurablePreset.r} W=${dynDurablePreset.w}, Q=${dynDurablePreset.partitions}, sync ${dynDurablePreset.sync})`)
+    return startDyn({dir, ports, processes, cluster: dynDurablePreset})
   }
-  const relative = ratios(rows)
-  if (relative.length === 0) return
-  console.log('\nratios to etcd (throughput higher is better, p99 lower is better)')
-  for (const row of relative) {
-    console.log(`${row.system.padStart(20)} ${row.op.padStart(4)} c=${String(row.concurrency).padEnd(3)} throughput ${row.throughputVsEtcd.toFixed(2)}x  p99 ${row.p99VsEtcd.toFixed(2)}x`)
+  const peer = system === 'etcd' ? etcdPeer : redisPeer
+  const found = await ensurePeer(peer, {install: args.install, log})
+  if (!found.ok) {
+    log(`SKIPPED ${system}: ${found.reason}; its rows are left out`)
+    return undefined
   }
-}
-
-async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'dyn-bench-cluster-'))
-  const rows: Row[] = []
   try {
-    await benchDyn(await startDyn(join(dir, 'dyn')), rows)
-    const etcd = await startEtcd(join(dir, 'etcd'))
-    if (etcd !== undefined) await benchEtcd(etcd, rows)
-  } finally {
-    for (const child of children) child.kill('SIGTERM')
-    await sleep(1000)
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-    agent.destroy()
-    await rm(dir, {recursive: true, force: true})
+    if (system === 'etcd') {
+      log(`etcd: starting ${etcdMembers} members (${await etcdVersion(found.path)}, default settings)`)
+      return await startEtcd({binary: found.path, dir, ports, processes})
+    }
+    log(`redis: starting redis-server ${await redisVersion(found.path)} (appendonly yes, appendfsync always)`)
+    return await startRedis({binary: found.path, dir, ports, processes})
+  } catch (error) {
+    log(`SKIPPED ${system}: it did not start: ${error instanceof Error ? error.message : String(error)}`)
+    await processes.stopAll()
+    return undefined
   }
-  if (json) console.log(JSON.stringify({results: rows, ratios: ratios(rows)}))
-  else printTable(rows)
 }
 
-await main()
+const portsNeeded: Record<SystemName, number> = {
+  dyn: dynDurablePreset.nodes * dynPortsPerNode,
+  etcd: etcdMembers * etcdPortsPerMember,
+  redis: redisPorts,
+}
+
+/** Every measurement of a round, ordered so that the systems take turns at each step (dyn
+ * put c=1, etcd put c=1, redis put c=1, dyn get c=1...): a slow spell of the shared machine
+ * then falls on the systems being compared, not on one of them. */
+async function measureAll(args: BenchArgs, targets: readonly Target[]): Promise<Measurement[]> {
+  const value = benchValue()
+  const measurements: Measurement[] = []
+  for (let round = 1; round <= args.rounds; round++) {
+    for (const concurrency of args.concurrencies) {
+      for (const op of opNames) {
+        for (const target of targets) {
+          const call = op === 'put' ? putFresh(target, value, `bench-put-r${round}-c${concurrency}`) : getPreloaded(target)
+          const loop = await closedLoop(concurrency, args.seconds, call)
+          const summary = summarize(loop.latenciesMs, loop.elapsedMs)
+          measurements.push({system: target.system, op, concurrency, round, errors: loop.errors, ...summary})
+          const errors = loop.errors === 0 ? '' : `, ${loop.errors} errors`
+          log(`round ${round}/${args.rounds} ${target.system} ${op} c=${concurrency}: ${summary.opsPerSec.toFixed(0)} ops/s, p99 ${summary.p99Ms.toFixed(2)} ms${errors}`)
+        }
+      }
+    }
+  }
+  return measurements
+}
+
+async function main(args: BenchArgs): Promise<void> {
+  log(describeMachine())
+  const runDir = await mkdtemp(join(tmpdir(), 'dyn-bench-cluster-'))
+  run.dir = runDir
+  const ports = await freePorts(args.systems.reduce((sum, system) => sum + portsNeeded[system], 0))
+  let next = 0
+  const skipped: SystemName[] = []
+  for (const system of args.systems) {
+    const mine = ports.slice(next, next + portsNeeded[system])
+    next += portsNeeded[system]
+    const target = await startSystem(system, {args, runDir, ports: mine})
+    if (target === undefined) skipped.push(system)
+    else run.targets.push(target)
+  }
+  const value = benchValue()
+  for (const target of run.targets) {
+    log(`${target.system}: preloading keys`)
+    await preload(target, value)
+  }
+  const estimateS = run.targets.length * args.concurrencies.length * 2 * args.rounds * args.seconds
+  log(`measuring: ${args.rounds} rounds × ${run.targets.length} systems × ${args.concurrencies.length} concurrencies × put/get, ${args.seconds} s each (about ${Math.ceil(estimateS / 60)} min)`)
+  const rows = medianRows(await measureAll(args, run.targets))
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(jsonDocument(rows))}\n`)
+  } else {
+    console.log(`\nMedians of ${args.rounds} rounds, ${args.seconds} s each; ${describeMachine()}\n`)
+    console.log(resultsTable(rows))
+    const tables = ratioTables(rows)
+    if (tables.length === 0) console.log('\nno ratios: no peer was measured')
+    for (const table of tables) console.log(`\n${table}`)
+  }
+  if (skipped.length > 0) log(`skipped (see above): ${skipped.join(', ')}`)
+}
+
+let args: BenchArgs
+try {
+  args = parseArgs(process.argv.slice(2))
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  log(error.message)
+  process.exit(error.exitCode)
+}
+try {
+  await main(args)
+} finally {
+  await cleanup()
+}
