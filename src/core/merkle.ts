@@ -23,7 +23,7 @@
 // segments of each differing branch; the keys of differing segments are then listed and
 // compared (diffSegmentKeys). Levels travel as plain byte buffers of 16-byte hashes.
 import {Buffer} from 'node:buffer'
-import {createHash} from 'node:crypto'
+import {hash} from 'node:crypto'
 import {DynError, assert, exitCodes} from './errors.js'
 
 /** Bytes of every hash in the tree (MD5): wide enough that XOR sums of differing segments
@@ -86,16 +86,19 @@ export function segmentOf(key: MerkleKey, segments: number = merkleSegmentsDefau
 }
 
 function segmentIn(key: MerkleKey, shape: MerkleShape): number {
-  const digest = createHash('md5').update(keyBytes(key)).digest()
+  // One-shot `hash` (Node >= 20.12): no Hash object per call, on every write's path.
+  const digest = hash('md5', keyBytes(key), 'buffer')
   return digest.readUInt32BE(merkleHashBytes - 4) & (shape.segments - 1)
 }
 
 /** The hash one key at one version contributes to its segment. */
 export function entryHash(key: MerkleKey, versionDigest: Uint8Array): Uint8Array {
   const bytes = keyBytes(key)
-  const length = Buffer.alloc(4)
-  length.writeUInt32BE(bytes.length)
-  return createHash('md5').update(length).update(bytes).update(versionDigest).digest()
+  const input = Buffer.allocUnsafe(4 + bytes.length + versionDigest.length)
+  input.writeUInt32BE(bytes.length, 0)
+  input.set(bytes, 4)
+  input.set(versionDigest, 4 + bytes.length)
+  return hash('md5', input, 'buffer')
 }
 
 function xorInto(target: Uint8Array, index: number, hash: Uint8Array): void {

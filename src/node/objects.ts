@@ -14,7 +14,7 @@
 // And it keeps the index of conflicted keys (conflicts.ts) the same way: built at load, kept
 // on every write, removal and drop, so `kv.conflicts` lists them without reading the store.
 import {Buffer} from 'node:buffer'
-import {createHash} from 'node:crypto'
+import {hash} from 'node:crypto'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {MerkleTree, merkleSegmentsDefault} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
@@ -33,7 +33,7 @@ export interface PartitionIndex {
 }
 
 export function digestOf(encoded: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('md5').update(encoded).digest())
+  return new Uint8Array(hash('md5', encoded, 'buffer'))
 }
 
 export function keyName(key: Uint8Array): string {

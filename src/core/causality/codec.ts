@@ -10,7 +10,7 @@
 // Entries are strictly sorted by node name and siblings by dot, as in memory; a dot names its
 // node by index, which also checks on read that the version vector covers it.
 import {Buffer} from 'node:buffer'
-import {createHash} from 'node:crypto'
+import {hash} from 'node:crypto'
 import {DynError, assert, exitCodes} from '../errors.js'
 import type {Sibling, StoredObject} from './object.js'
 import type {VersionVector, VersionVectorEntry} from './version-vector.js'
@@ -228,5 +228,5 @@ export const versionDigestBytes = 16
 /** MD5 of the canonical encoding: equal objects, equal digests. The Merkle tree combines it
  * with the key; MD5 suffices because this detects divergence, it does not authenticate. */
 export function versionDigest(object: StoredObject): Uint8Array {
-  return new Uint8Array(createHash('md5').update(encodeObject(object)).digest())
+  return new Uint8Array(hash('md5', encodeObject(object), 'buffer'))
 }

@@ -10,7 +10,7 @@
 //   4 bytes checksum: SHA-256 of everything before it, first 4 bytes
 // Four bytes of each catch corruption and a foreign cluster with odds of 2^-32 of a miss.
 import {Buffer} from 'node:buffer'
-import {createHash} from 'node:crypto'
+import {createHash, hash} from 'node:crypto'
 import {DynError, exitCodes} from '../errors.js'
 import {contextTokenCharsMax} from '../limits.js'
 import {ByteReader, ByteWriter, readVersionVector, writeVersionVector} from './codec.js'
@@ -60,12 +60,22 @@ export class ContextClusterError extends DynError {
   }
 }
 
+/** Tags by cluster name: a node serves one cluster, so this holds one or two entries; the
+ * bound keeps a client that talks to many clusters from growing it without end. */
+const clusterTags = new Map<string, Uint8Array>()
+const clusterTagsMax = 64
+
 function clusterTag(cluster: string): Uint8Array {
-  return createHash('sha256').update('dyn context\0').update(cluster, 'utf8').digest().subarray(0, clusterTagBytes)
+  const known = clusterTags.get(cluster)
+  if (known !== undefined) return known
+  const tag = createHash('sha256').update('dyn context\0').update(cluster, 'utf8').digest().subarray(0, clusterTagBytes)
+  if (clusterTags.size >= clusterTagsMax) clusterTags.clear()
+  clusterTags.set(cluster, tag)
+  return tag
 }
 
 function checksumOf(bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest().subarray(0, checksumBytes)
+  return hash('sha256', bytes, 'buffer').subarray(0, checksumBytes)
 }
 
 export function encodeContext(vv: VersionVector, options: ContextOptions): string {
