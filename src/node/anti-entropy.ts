@@ -39,8 +39,8 @@
 //
 // Background work yields to clients: an exchange starts only when a token bucket of keys
 // (refilled at the current key rate) holds a quarter of an exchange's budget, repairs at
-// most what the bucket holds, and does not start while the
-// node's recent foreground p99 is above latencyBackoffRatio × its idle baseline (see
+// most what the bucket holds, and does not start while the node's recent foreground p99
+// is above latencyBackoffRatio × its idle baseline (see
 // anti-entropy-latency.ts). The peer's side is bounded by the same caps of the N - 1 nodes
 // that may pick it; it does not refuse exchanges itself, because tree.* also serve
 // `dyn merkle diff`, which must answer under load.
@@ -71,8 +71,8 @@ export interface AntiEntropySettings {
   /** The same with no client requests. In between, interval = intervalIdleMs + load ×
    * (intervalMs − intervalIdleMs), load = min(1, client requests/s ÷ busyRequestsPerSecond).
    * At 250 ms an idle node primary for 64 partitions compares each about every 16 s, for 4
-   * requests and 2 KB per second: noise on an idle node, while drift that the events below
-   * miss (a lost hint or read repair) is found in seconds instead of minutes. */
+   * requests and 2 KB per second: noise on an idle node, while drift that no peer's return
+   * announces (a lost hint or read repair) is found in seconds instead of minutes. */
   readonly intervalIdleMs: number
   /** Between exchanges while the last one found differences, was cut short, or the priority
    * queue holds exchanges: the next one starts as soon as the previous one ends and the rate
