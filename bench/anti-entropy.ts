@@ -10,7 +10,14 @@
 //      50% put of 1 KiB values on the keys of step 1) for a few seconds on the converged
 //      cluster (anti-entropy idle: its exchanges find equal trees), then again right after
 //      n3 returned from a second cut-off with another 100k keys to catch up (anti-entropy
-//      repairing at its rate limit, backing off when the p99 rises).
+//      repairing at its loaded pace, backing off when the p99 rises). A node that just
+//      started is slower for a while (a cold process, its trees being read back), whatever
+//      anti-entropy does, so the load also runs once right after n3 was stopped and started
+//      again with nothing missed: `idleAfterRestart`, and `p99RatioSameRestart` compares
+//      like with like.
+//
+// The machine line and the JSON carry the 1-minute load average at the start and the end:
+// on a shared machine it says how much of the CPUs the run had.
 //
 //   npx tsx bench/anti-entropy.ts                 (about 3 minutes)
 //   npx tsx bench/anti-entropy.ts --keys 20000 --seconds 5
@@ -19,7 +26,7 @@
 // sync=none (durability is beside the point here and fsyncs would dominate the load phase).
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
-import {cpus, tmpdir} from 'node:os'
+import {cpus, loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
@@ -192,7 +199,9 @@ async function main(): Promise<void> {
   await writeConfigs()
   const client = new DynClient({seeds: addresses, cluster: 'bench', routing: 'partition-aware'})
   try {
-    log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`)
+    // The machine may be shared: the load average says how much of it the run had.
+    const loadAtStart = loadavg()[0]!
+    log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadAtStart.toFixed(1)}`)
     await startNode('n1')
     await startNode('n2')
     log(`writing ${keyCount} keys to n1 and n2 while n3 is cut off...`)
@@ -209,6 +218,13 @@ async function main(): Promise<void> {
     log(`  p50 ${idle.p50Ms.toFixed(2)} ms, p99 ${idle.p99Ms.toFixed(2)} ms, ${idle.opsPerSecond.toFixed(0)} ops/s`)
 
     await stopNode('n3')
+    await startNode('n3')
+    await sleep(1_500) // as before the load below
+    log(`foreground load right after n3 restarted with nothing to catch up (${loadSeconds} s)...`)
+    const idleAfterRestart = await foregroundLoad(client, 'a')
+    log(`  p50 ${idleAfterRestart.p50Ms.toFixed(2)} ms, p99 ${idleAfterRestart.p99Ms.toFixed(2)} ms, ${idleAfterRestart.opsPerSecond.toFixed(0)} ops/s`)
+
+    await stopNode('n3')
     log(`writing ${keyCount} more keys while n3 is cut off again...`)
     startedMs = performance.now()
     await writeKeys(client, 'b', 100)
@@ -221,12 +237,14 @@ async function main(): Promise<void> {
     const rest = await timeToConverge(600)
     log(`  converged ${rest.toFixed(1)} s after the load ended`)
     const result = {
-      machine: {cpus: cpus().length, model: cpus()[0]?.model, node: process.version},
+      machine: {cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadAverage: {start: Number(loadAtStart.toFixed(1)), end: Number(loadavg()[0]!.toFixed(1))}},
       keys: keyCount,
       convergeSeconds: Number(convergeS.toFixed(1)),
       idle,
+      idleAfterRestart,
       antiEntropyRunning: busy,
       p99Ratio: Number((busy.p99Ms / idle.p99Ms).toFixed(2)),
+      p99RatioSameRestart: Number((busy.p99Ms / idleAfterRestart.p99Ms).toFixed(2)),
     }
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
   } finally {

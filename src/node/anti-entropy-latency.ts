@@ -10,6 +10,9 @@
 // never becomes the baseline, while a load that stays high for longer than that becomes the
 // new normal and background work resumes instead of starving forever. When no quiet window
 // is recent, there is no baseline, and background work pauses for a window to measure one.
+//
+// The same samples give the foreground request rate (requestsPerSecond), which sets how
+// fast anti-entropy may go: quick while the node is idle, at its base pace under load.
 import type {Clock} from './ports.js'
 
 /** Width of one window. Long enough to hold a p99 of a moderately loaded node (hundreds of
@@ -65,6 +68,15 @@ export class LatencyTracker {
     this.roll(nowMs)
     const recent = this.samples.filter((sample) => sample.atMs > nowMs - latencyWindowMs).map((sample) => sample.ms)
     return recent.length < latencySamplesMin ? undefined : p99(recent)
+  }
+
+  /** Foreground requests per second over the last window. Saturates at latencySamplesMax
+   * per window (2,048/s at the defaults), far past any rate that counts as busy. */
+  requestsPerSecond(): number {
+    const nowMs = this.clock.nowMs()
+    let count = 0
+    for (const sample of this.samples) if (sample.atMs > nowMs - latencyWindowMs) count++
+    return (count * 1000) / latencyWindowMs
   }
 
   /** The lowest p99 of the recent quiet windows; undefined when none of them had enough samples. */

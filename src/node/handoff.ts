@@ -79,6 +79,9 @@ export interface HandoffOptions {
   readonly background: Background
   /** Called once a leaving node holds nothing: marks it left and spreads that. */
   readonly onHandedOff: () => Promise<void>
+  /** Called when a partition's handoff finished and the partition was dropped here, with
+   * the primaries that took it: they just changed what they hold. */
+  readonly onFinished?: (partition: number, targets: readonly string[]) => void
 }
 
 export class Handoff {
@@ -230,6 +233,7 @@ export class Handoff {
     }
     this.tasks.delete(task.partition)
     await objects.drop(task.partition)
+    this.options.onFinished?.(task.partition, task.targets)
   }
 
   /** A leaving node with nothing left to hand off becomes 'left'. */

@@ -2,7 +2,8 @@
 // for a while or its requests keep timing out (core/suspicion.ts decides). Every answer
 // from a peer counts as a heartbeat; peers not heard from lately are pinged on ticks.
 // Suspicion changes routing only (which replicas a coordinator asks, whether a write goes
-// to a fallback), never membership.
+// to a fallback), never membership. Listeners hear when a suspicion ends (onRecovered):
+// a peer that was away may have missed writes, which anti-entropy repairs first.
 import {DynError} from '../core/errors.js'
 import {SuspicionTracker, type SuspicionOptions} from '../core/suspicion.js'
 import type {Clock, Transport} from './ports.js'
@@ -14,8 +15,12 @@ export const heartbeatIntervalMs = 1_000
 /** A ping waits this long: a peer slower than this is as good as down for routing. */
 export const pingTimeoutMs = 1_000
 
+/** Called with a peer whose suspicion just ended. */
+export type RecoveryListener = (node: string) => void
+
 export class Health {
   private readonly tracker: SuspicionTracker
+  private readonly recoveryListeners: RecoveryListener[] = []
   private readonly lastPingMs = new Map<string, number>()
   private readonly pinging = new Set<string>()
 
@@ -29,7 +34,17 @@ export class Health {
 
   /** The peer answered something. */
   heard(node: string): void {
-    if (node !== this.self) this.tracker.recordHeartbeat(node, this.ports.clock.nowMs())
+    if (node === this.self) return
+    const nowMs = this.ports.clock.nowMs()
+    const wasSuspect = this.tracker.isSuspect(node, nowMs)
+    this.tracker.recordHeartbeat(node, nowMs)
+    if (wasSuspect && !this.tracker.isSuspect(node, nowMs)) for (const listener of this.recoveryListeners) listener(node)
+  }
+
+  /** Calls `listener` each time a suspected peer is heard from again. Listeners run inside
+   * heard(), on the path of whatever answer proved the peer alive: they must only note it. */
+  onRecovered(listener: RecoveryListener): void {
+    this.recoveryListeners.push(listener)
   }
 
   /** A request to the peer failed: a timeout or a refused connection. */

@@ -159,6 +159,11 @@ export class Node {
       health: this.health,
       background: this.background,
       onHandedOff: () => this.gossip.markSelfLeft(),
+      // The primaries that took a partition just changed what they hold: compare first what
+      // this node shares with them.
+      onFinished: (_partition, targets) => {
+        for (const target of targets) this.antiEntropy.prioritize(target)
+      },
     })
     this.reaper = new Reaper({
       self: this.config.name,

@@ -1,5 +1,5 @@
-// Three in-memory nodes for anti-entropy tests: N=3 (each node is a primary of every
-// partition), a clock that moves only when the test moves it, and every request recorded.
+// Three (or more) in-memory nodes for anti-entropy tests: N=3 (with three nodes each is a
+// primary of every partition), a clock that moves only when the test moves it, and every request recorded.
 import {Buffer} from 'node:buffer'
 import {DynError} from '../../src/core/errors.js'
 import {partitionOfKey} from '../../src/core/hash.js'
@@ -18,12 +18,14 @@ interface Sent {
   readonly to: string
   readonly type: MessageType
   readonly payload: unknown
+  /** The cluster's clock when the request was sent. */
+  readonly atMs: number
 }
 
 /** Three nodes (N=3, so each is a primary of every partition) on a clock that moves only
  * when the test moves it, with every request recorded. */
 export class AeCluster {
-  readonly names = ['n1', 'n2', 'n3']
+  readonly names: readonly string[]
   readonly nodes = new Map<string, Node>()
   readonly down = new Set<string>()
   /** Nodes that answer every request with a failure (a broken disk, say). */
@@ -31,7 +33,9 @@ export class AeCluster {
   readonly sent: Sent[] = []
   nowMs = 0
 
-  constructor(settings: Partial<AntiEntropySettings> = {}, addresses: readonly string[] = []) {
+  /** `nodeCount` above 3 gives nodes that share only some partitions with each other. */
+  constructor(settings: Partial<AntiEntropySettings> = {}, addresses: readonly string[] = [], nodeCount = 3) {
+    this.names = Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
     const members = this.names.map((name, i) => ({name, address: addresses[i] ?? `127.0.0.1:${7001 + i}`}))
     for (const [i, name] of this.names.entries()) {
       const config: NodeConfig = {name, cluster: 'test', n: 3, r: 2, w: 2, requestTimeoutMs: 100, valueBytesMax: 1024 * 1024}
@@ -75,7 +79,7 @@ export class AeCluster {
     return {
       request: async <T extends MessageType>(to: string, type: T, payload: RequestOf<T>): Promise<ResponseOf<T>> => {
         await Promise.resolve()
-        this.sent.push({from, to, type, payload})
+        this.sent.push({from, to, type, payload, atMs: this.nowMs})
         if (this.down.has(to) || this.down.has(from)) throw new DynError(`cannot reach ${to}`, {code: 'CONNECT_FAILED'})
         if (this.failing.has(to)) return {ok: false, error: {code: 'IO_ERROR', message: `${to} cannot read its disk`, exitCode: 1}} as ResponseOf<T>
         return this.node(to).handle(type, payload)

@@ -92,7 +92,7 @@ describe('anti-entropy', () => {
   })
 
   it('repairs at most keysPerExchangeMax keys per exchange and keysPerSecondMax over time', async () => {
-    const settings = {keysPerExchangeMax: 10, keysPerSecondMax: 20, intervalMs: 1_000, repairIntervalMs: 0}
+    const settings = {keysPerExchangeMax: 10, keysPerSecondMax: 20, keysPerSecondIdleMax: 20, intervalMs: 1_000, intervalIdleMs: 1_000, repairIntervalMs: 0}
     const cluster = new AeCluster(settings)
     for (const key of keysOf(2, 60)) await cluster.writeWithout('n3', 'n1', key, 'v')
     // Only n1 runs ticks: its exchanges are the only repairs.
@@ -128,7 +128,7 @@ describe('anti-entropy', () => {
   })
 
   it('runs on ticks, one exchange at a time, round robin over the partitions', async () => {
-    const cluster = new AeCluster({intervalMs: 1_000})
+    const cluster = new AeCluster({intervalMs: 1_000, intervalIdleMs: 1_000})
     const n1 = cluster.node('n1')
     const partitions = new Set<number>()
     for (let t = 0; t <= 20_000; t += 100) {
@@ -227,7 +227,7 @@ describe('anti-entropy', () => {
   })
 
   it('counts a failed exchange, tries again later, and throws nothing at the node', async () => {
-    const cluster = new AeCluster({intervalMs: 1_000})
+    const cluster = new AeCluster({intervalMs: 1_000, intervalIdleMs: 1_000})
     cluster.failing.add('n2')
     cluster.failing.add('n3')
     const n1 = cluster.node('n1')

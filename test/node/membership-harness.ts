@@ -116,7 +116,7 @@ export class MembershipCluster {
       seeds: setup.seeds,
       self: {address: this.addressOf(name)},
       // Anti-entropy would also move data; these tests look at handoff alone.
-      antiEntropy: {intervalMs: Number.MAX_SAFE_INTEGER},
+      antiEntropy: {intervalMs: Number.MAX_SAFE_INTEGER, intervalIdleMs: Number.MAX_SAFE_INTEGER, repairIntervalMs: Number.MAX_SAFE_INTEGER},
       onError: (error) => this.errors.push(error),
     })
     this.nodes.set(name, node)
