@@ -12,6 +12,10 @@ export interface StoreFile {
   readSync(buffer: Buffer, offset: number, length: number, position: number): number
   /** Writes the buffers in order at `position`; resolves with bytes written, which may be short. */
   write(buffers: readonly Buffer[], position: number): Promise<number>
+  /** The same write on the calling thread (optional): a log append lands in the page cache in
+   * microseconds, less than handing it to the thread pool and back, which under load also
+   * costs the event loop a context switch per write. */
+  writeSync?(buffers: readonly Buffer[], position: number): number
   /** Makes written data durable (fdatasync). */
   datasync(): Promise<void>
   truncate(length: number): Promise<void>
@@ -62,6 +66,10 @@ class NodeFile implements StoreFile {
 
   write(buffers: readonly Buffer[], position: number): Promise<number> {
     return new Promise((resolve, reject) => fs.writev(this.fd, buffers, position, settle(resolve, reject)))
+  }
+
+  writeSync(buffers: readonly Buffer[], position: number): number {
+    return fs.writevSync(this.fd, buffers, position)
   }
 
   datasync(): Promise<void> {
@@ -150,4 +158,19 @@ function remainingBuffers(buffers: readonly Buffer[], skipBytes: number): Buffer
     skip = 0
   }
   return rest
+}
+
+/** writeAll, on the calling thread when the file can (see StoreFile.writeSync): for appends
+ * to the logs, whose durability comes from a sync that follows. */
+export async function writeAllNow(file: StoreFile, buffers: readonly Buffer[], position: number): Promise<number> {
+  if (file.writeSync === undefined) return writeAll(file, buffers, position)
+  let total = 0
+  for (const buffer of buffers) total += buffer.length
+  let done = file.writeSync(buffers, position)
+  while (done < total) {
+    const written = file.writeSync(remainingBuffers(buffers, done), position + done)
+    if (written === 0) throw Object.assign(new Error(`short write to ${file.path}`), {code: 'EIO'})
+    done += written
+  }
+  return total
 }

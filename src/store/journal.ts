@@ -36,7 +36,7 @@
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
 import {writeErrorFor} from './errors.js'
-import {writeAll, type StoreFile, type StoreFiles} from './files.js'
+import {writeAll, writeAllNow, type StoreFile, type StoreFiles} from './files.js'
 import {batchBytesMax, type StoreEvent} from './options.js'
 import type {Segment} from './segment.js'
 import {dataFileName, hintFileName, segmentIdOf} from './segment.js'
@@ -237,7 +237,7 @@ export class Journal {
     }
     const at = file.position
     try {
-      await writeAll(file.file, buffers, at)
+      await writeAllNow(file.file, buffers, at)
       await file.file.datasync()
     } catch (error) {
       // Rule 5: the file may now hold part of a refused batch; nothing more is written to

@@ -13,7 +13,7 @@
 // the batch began and rejects every put of that batch with a named error; reads go on,
 // and the next batch writes at the same place once space is available.
 import {DiskFullError, errorCodeOf, StoreWriteError, writeErrorFor} from './errors.js'
-import {writeAll, type StoreFile} from './files.js'
+import {writeAllNow, type StoreFile} from './files.js'
 import type {Journal} from './journal.js'
 import {batchBytesMax, batchRecordsMax, type StoreEvent, type SyncMode} from './options.js'
 import type {Segment} from './segment.js'
@@ -135,12 +135,12 @@ export class GroupCommitter {
       if (this.mode.kind === 'always' && this.journal !== undefined) {
         // One buffer for both writes; the journal's entry is the segment's bytes exactly.
         const bytes = records.length === 1 ? records[0]! : Buffer.concat(records)
-        await writeAll(segment.file, [bytes], offset)
+        await writeAllNow(segment.file, [bytes], offset)
         this.unsynced = segment
         await this.journal.journal.append({partition: this.journal.partition, segment, offset, bytes, records: batch.length})
         segment.size = offset + bytes.length
       } else {
-        const bytes = await writeAll(segment.file, records, offset)
+        const bytes = await writeAllNow(segment.file, records, offset)
         if (this.mode.kind === 'always') {
           await segment.file.datasync()
           this.syncs++
