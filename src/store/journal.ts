@@ -52,8 +52,9 @@ export const entryHeaderBytes = 20
 export const journalFileBytesMax = 64 * 1024 * 1024
 
 /** The file is extended by this much at a time, ahead of the writes (see above): one zero
- * write and one sync per chunk, so about 1 per 4,000 puts of 1 KiB. */
-export const journalExtendBytes = 4 * 1024 * 1024
+ * write and one sync per chunk, about 1 per 1,000 puts of 1 KiB. Larger chunks sync less
+ * often, but each of their syncs holds the disk for longer while commits wait behind it. */
+export const journalExtendBytes = 1024 * 1024
 
 /** Appends per journal write: each is two buffers of one writev, and Linux takes at most
  * IOV_MAX (1024) per call. */
