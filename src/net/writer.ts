@@ -28,7 +28,7 @@ export class BatchedWriter {
     if (this.batch && !this.corked) {
       this.corked = true
       this.socket.cork()
-      setImmediate(() => this.flush())
+      process.nextTick(() => this.flush())
     }
     this.stats.framesWritten++
     this.stats.bytesWritten += frame.length
