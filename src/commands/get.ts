@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {showClockFlag, targetFlags} from '../cli/flags.js'
 import {KvCommand} from '../cli/kv-command.js'
 import {DynClient} from '../client/index.js'
-import {resolveTarget} from '../cluster/index.js'
+import {resolveTarget} from '../cluster/target.js'
 import {exitCodes} from '../core/errors.js'
 import {getJson, getText, readableContext} from '../render/index.js'
 
