@@ -2,8 +2,9 @@
 // The installed entry point. Loading oclif costs several times what Node's own start does,
 // so the two commands people run most often in loops start without it:
 //   - `dyn --version` prints what oclif prints (its config.userAgent);
-//   - a plain `dyn get KEY [flags]` runs through dist/cli/fast-get.js, which gives the
-//     command's own output and exit codes and hands anything it is unsure of back to oclif.
+//   - a plain `dyn get KEY [flags]` runs through src/cli/fast-get.ts (bundled into
+//     dist/fast-get.js), which gives the command's own output and exit codes and hands
+//     anything it is unsure of back to oclif.
 // Everything else goes through oclif, which finds the command in oclif.manifest.json
 // (written by the build) and loads only that command's module.
 import {existsSync, readFileSync} from 'node:fs'
@@ -31,24 +32,16 @@ function userAgent() {
   return `${pjson.name}/${pjson.version} ${platform()}-${cpu} node-${process.version}`
 }
 
-/** Runs a plain get without oclif; false when the arguments are oclif's to read. */
+/** Runs a plain get without oclif (bin/fast-get.js, bundled by the build); false when the
+ * arguments are oclif's to read. */
 async function fastGet() {
-  const {parseGet, runGet} = await import('../dist/cli/fast-get.js')
-  const jsonMayBeColoured = process.stdout.isTTY === true || process.env.FORCE_COLOR !== undefined
-  const request = parseGet(argv.slice(1), {env: process.env, jsonMayBeColoured})
-  if (request === undefined) return false
   // msgpackr's native string decoder is worth its load time (detecting the C library, then
   // loading an addon: tens of ms) in a node, not in one get's few small replies; the pure
-  // JavaScript decoder reads the same bytes to the same values.
+  // JavaScript decoder reads the same bytes to the same values. It is read when msgpackr
+  // loads, so it is set before the bundle is imported.
   process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true'
-  const [{DynClient}, {resolveTarget}] = await Promise.all([import('../dist/client/index.js'), import('../dist/cluster/target.js')])
-  process.exitCode = await runGet(request, {resolveTarget, open: (target) => new DynClient(target)}, {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-    stdoutColor: process.stdout.isTTY === true,
-    stderrColor: process.stderr.isTTY === true,
-  })
-  return true
+  const {fastGet: run} = await import('../dist/fast-get.js')
+  return run(argv.slice(1))
 }
 
 // Only the bare `dyn --version`: oclif also runs init hooks first (this program has none)

@@ -12,10 +12,6 @@
 import {exitCodes, type ExitCode} from '../core/errors.js'
 import {NodeFailureError, type SiblingView} from '../core/protocol.js'
 import type {GetQuorumDetails} from '../core/quorum.js'
-// The render modules a get uses, not render/index.js, which loads every command's renderers.
-import {readableContext} from '../render/context.js'
-import {getJson, quorumFailureJson} from '../render/shapes.js'
-import {getText, quorumTable} from '../render/tables.js'
 import {describeOtherError, errorJson, errorText} from './error-report.js'
 
 /** The flags of `dyn get` as src/commands/get.ts declares them: option flags with their
@@ -138,14 +134,32 @@ function jsonText(document: unknown): string {
   return `${JSON.stringify(document, undefined, 2)}\n`
 }
 
+/** The renderers a get uses (not render/index.js, which loads every command's), and in
+ * text mode cli-table3. Loaded while the request is on the wire: a get spends most of its
+ * time waiting for replicas, and this process has nothing else to do meanwhile. */
+async function loadRenderers(json: boolean) {
+  const [context, shapes, tables, table] = await Promise.all([
+    import('../render/context.js'),
+    import('../render/shapes.js'),
+    import('../render/tables.js'),
+    import('../render/table.js'),
+  ])
+  if (!json) table.loadTable()
+  return {readableContext: context.readableContext, getJson: shapes.getJson, quorumFailureJson: shapes.quorumFailureJson, getText: tables.getText, quorumTable: tables.quorumTable}
+}
+
 /** Runs the get and prints it as `dyn get` does (get.ts, kv-command.ts, base-command.ts);
  * returns the exit code. */
 export async function runGet<T extends {readonly cluster: string}>(request: GetRequest, ports: GetPorts<T>, streams: GetStreams): Promise<ExitCode> {
+  let renderers: ReturnType<typeof loadRenderers> | undefined
   try {
     const target = await ports.resolveTarget(request.target)
     const client = ports.open(target)
     try {
-      const result = await client.get(request.key, request.r === undefined ? {} : {r: request.r})
+      // The request first, so that its connection is being opened while the renderers load.
+      const reading = client.get(request.key, request.r === undefined ? {} : {r: request.r})
+      renderers = loadRenderers(request.json)
+      const [result, {readableContext, getJson, getText}] = await Promise.all([reading, renderers])
       const input = {key: request.key, ...result, ...(request.showClock ? {clock: readableContext(result.context, target.cluster)} : {})}
       if (request.json) streams.stdout(jsonText(getJson(input)))
       else streams.stdout(`${getText(input, {color: streams.stdoutColor})}\n`)
@@ -154,6 +168,7 @@ export async function runGet<T extends {readonly cluster: string}>(request: GetR
       await client.close()
     }
   } catch (error) {
+    const {quorumFailureJson, quorumTable} = await (renderers ?? loadRenderers(request.json))
     const report = describeOtherError(error)
     const quorum = error instanceof NodeFailureError ? error.quorum : undefined
     if (request.json) {

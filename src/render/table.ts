@@ -10,8 +10,15 @@ export type TableOptions = TableModule.TableConstructorOptions
 
 let tableClass: typeof TableModule | undefined
 
+/** Loads cli-table3 now, if not loaded yet: a caller with time to spare (waiting on the
+ * network) saves the time of loading it later. */
+export function loadTable(): typeof TableModule {
+  tableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableModule
+  return tableClass
+}
+
 /** A new cli-table3 table; loads cli-table3 on the first call. */
 export function newTable(options: TableOptions): Table {
-  tableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableModule
-  return new tableClass(options)
+  const TableClass = loadTable()
+  return new TableClass(options)
 }
