@@ -4,7 +4,7 @@
 // round) so that load from other work on the machine falls on all of them alike; the
 // results are medians, and ratios of medians to `node -e 0`.
 //
-// Usage: npm run build && npx tsx bench/startup.ts [--runs N] [--base-port P] [--other ROOT]
+// Usage: npm run bench:startup [-- --runs N] [--base-port P] [--other ROOT]
 //   --other ROOT  also time the same commands of another built checkout (e.g. an older
 //                 commit unpacked and built in ROOT), against the same cluster
 import {spawnSync} from 'node:child_process'
