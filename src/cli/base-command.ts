@@ -2,26 +2,13 @@
 // both modes. oclif on its own exits 1 for any error in `--json` mode, whatever exit code
 // was asked for, so errors are rendered here and the exit code is set directly.
 import {Command, Errors} from '@oclif/core'
-import {DynError, exitCodes, type ExitCode} from '../core/errors.js'
-import {jsonShapeVersion} from '../render/json.js'
+import {exitCodes} from '../core/errors.js'
+import {describeOtherError, errorJson, errorText, type ErrorReport} from './error-report.js'
 
-export interface ErrorReport {
-  code: string
-  message: string
-  suggestion?: string
-  exitCode: ExitCode
-}
+export type {ErrorReport} from './error-report.js'
 
 /** Turns anything thrown into what a person or script is shown. */
 export function describeError(error: unknown): ErrorReport {
-  if (error instanceof DynError) {
-    return {
-      code: error.code,
-      message: error.message,
-      exitCode: error.exitCode,
-      ...(error.suggestion === undefined ? {} : {suggestion: error.suggestion}),
-    }
-  }
   if (error instanceof Errors.CLIError) {
     // Flag and argument parsing errors: oclif marks them with exit code 2.
     if (error.oclif.exit === exitCodes.usage) {
@@ -34,9 +21,7 @@ export function describeError(error: unknown): ErrorReport {
     }
     return {code: 'ERROR', message: error.message, exitCode: exitCodes.error}
   }
-  const systemCode = (error as NodeJS.ErrnoException | undefined)?.code
-  const message = error instanceof Error ? error.message : String(error)
-  return {code: typeof systemCode === 'string' ? systemCode : 'INTERNAL', message, exitCode: exitCodes.error}
+  return describeOtherError(error)
 }
 
 export abstract class BaseCommand extends Command {
@@ -46,12 +31,8 @@ export abstract class BaseCommand extends Command {
     // `this.exit()` and `--help` travel as ExitErrors; they are not failures to report.
     if (error instanceof Errors.ExitError) throw error
     const report = describeError(error)
-    if (this.jsonEnabled()) {
-      this.logJson({version: jsonShapeVersion, error: report})
-    } else {
-      process.stderr.write(`Error: ${report.message}\n`)
-      if (report.suggestion !== undefined) process.stderr.write(`Try: ${report.suggestion}\n`)
-    }
+    if (this.jsonEnabled()) this.logJson(errorJson(report))
+    else process.stderr.write(errorText(report))
     process.exitCode = report.exitCode
   }
 }

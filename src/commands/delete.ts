@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {writeFlags} from '../cli/flags.js'
 import {KvCommand} from '../cli/kv-command.js'
 import {DynClient} from '../client/index.js'
-import {resolveTarget} from '../cluster/index.js'
+import {resolveTarget} from '../cluster/target.js'
 import {putJson, putText, readableContext} from '../render/index.js'
 
 export default class Delete extends KvCommand {

@@ -2,10 +2,13 @@ import {Args, Flags} from '@oclif/core'
 import {showClockFlag, targetFlags} from '../cli/flags.js'
 import {KvCommand} from '../cli/kv-command.js'
 import {DynClient} from '../client/index.js'
-import {resolveTarget} from '../cluster/index.js'
+import {resolveTarget} from '../cluster/target.js'
 import {exitCodes} from '../core/errors.js'
 import {getJson, getText, readableContext} from '../render/index.js'
 
+// The installed program runs a plain get without oclif (bin/run.js, src/cli/fast-get.ts): a
+// change to the flags or the output here must be made there too; test/cli/fast-get.test.ts
+// compares the two.
 export default class Get extends KvCommand {
   static override description = 'Read a key: its values (several when writes were concurrent), its context and the quorum result'
   static override examples = ['<%= config.bin %> get user:42', '<%= config.bin %> get user:42 --r 3 --show-clock', '<%= config.bin %> get user:42 --node n2 --json']

@@ -7,20 +7,8 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {parseAddress, type HostPort} from '../client/index.js'
-import {
-  packageRoot,
-  renderTemplate,
-  templateInfo,
-  templateNames,
-  templates,
-  templatesDir,
-  templateValues,
-  type MemberSetting,
-  type NodeSettings,
-  type TemplateName,
-  type TemplateSettings,
-  type UnitSettings,
-} from '../cluster/index.js'
+import {packageRoot} from '../cluster/program.js'
+import {renderTemplate, templateInfo, templateNames, templates, templatesDir, templateValues, type MemberSetting, type NodeSettings, type TemplateName, type TemplateSettings, type UnitSettings} from '../cluster/templates.js'
 import {DynError, exitCodes, unreachable} from '../core/errors.js'
 import {ConfigError, configDefaults, configWarnings, parseConfig, type DaemonConfig} from '../daemon/index.js'
 import {jsonShapeVersion} from '../render/json.js'

@@ -2,10 +2,11 @@ import {Args, Flags} from '@oclif/core'
 import {targetFlags} from '../cli/flags.js'
 import {KvCommand} from '../cli/kv-command.js'
 import {DynClient} from '../client/index.js'
-import {resolveTarget} from '../cluster/index.js'
+import {resolveTarget} from '../cluster/target.js'
 import {DynError, exitCodes} from '../core/errors.js'
+import type {SiblingView} from '../core/protocol.js'
 import {resolveHeader, resolveJson, resolveText, type ResolveInput} from '../render/index.js'
-import {askResolution, cannotAsk, needsChoiceError, resolutionFromFlags, type Resolution, type ResolveFlags} from '../shell/resolve.js'
+import {cannotAsk, needsChoiceError, resolutionFromFlags, type Resolution, type ResolveFlags} from '../shell/resolution.js'
 
 class NothingToResolveError extends DynError {
   constructor(key: string) {
@@ -71,12 +72,14 @@ export default class Resolve extends KvCommand {
   }
 
   /** From the flags, else asked on a terminal (the siblings shown first), else a usage error. */
-  private async choose(key: string, siblings: Parameters<typeof askResolution>[1], flags: ResolveFlags, header: string): Promise<Resolution> {
+  private async choose(key: string, siblings: readonly SiblingView[], flags: ResolveFlags, header: string): Promise<Resolution> {
     const fromFlags = await resolutionFromFlags(siblings, flags)
     if (!this.jsonEnabled()) this.log(header)
     if (fromFlags !== undefined) return fromFlags
     const reason = cannotAsk({stdinTTY: process.stdin.isTTY === true, stdoutTTY: process.stdout.isTTY === true, json: this.jsonEnabled()})
     if (reason !== undefined) throw needsChoiceError(reason)
+    // The prompt library loads only when a question is asked: scripts never pay for it.
+    const {askResolution} = await import('../shell/resolve.js')
     return askResolution(key, siblings)
   }
 }

@@ -1,12 +1,12 @@
 // What `dyn bench` prints: the run's settings, throughput, and latency percentiles per
 // operation kind from the run's histograms (core/histogram.ts), as text tables or as the
 // JSON shape of docs/cli.md. Histograms hold microseconds; everything shown is milliseconds.
-import Table from 'cli-table3'
 import {assert} from '../core/errors.js'
 import type {Histogram} from '../core/histogram.js'
 import {operationKinds, workloads, type Distribution, type OperationKind, type WorkloadName} from '../core/workload.js'
 import {jsonShapeVersion} from './json.js'
 import {roundMs} from './shapes.js'
+import {newTable} from './table.js'
 import type {RenderOptions} from './tables.js'
 
 export interface BenchOperationInput {
@@ -183,7 +183,7 @@ function settingsLines(input: BenchReportInput): string[] {
 
 function latencyTable(all: readonly {name: RowName; operation: BenchOperationInput}[], how: {elapsedMs: number; which: 'latency' | 'serviceTime'}, options: RenderOptions): string {
   const head = ['op', 'ok', 'errors', 'ops/s', ...benchPercentiles.map((percentile) => `p${percentile} ms`), 'max ms']
-  const table = new Table({head, style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}, colAligns: ['left', ...head.slice(1).map(() => 'right' as const)]})
+  const table = newTable({head, style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}, colAligns: ['left', ...head.slice(1).map(() => 'right' as const)]})
   for (const {name, operation} of all) {
     const histogram = operation[how.which]
     const latencies = histogram === undefined || histogram.count === 0

@@ -2,9 +2,9 @@
 // (key, siblings, dots, nodes) and as the JSON shape of docs/cli.md. Inputs are plain data
 // (one page, already merged over the nodes asked) so the shell can render the same.
 import {Buffer} from 'node:buffer'
-import Table from 'cli-table3'
 import type {ConflictDot} from '../core/protocol.js'
 import {jsonShapeVersion} from './json.js'
+import {newTable} from './table.js'
 import type {RenderOptions} from './tables.js'
 import {displayValue} from './value.js'
 
@@ -96,7 +96,7 @@ export function conflictsText(listing: ConflictListing, hints: ConflictsTextHint
   const where = `on ${answered.join(', ')}`
   if (listing.keys.length === 0) return `no ${hints.continued === true ? 'more ' : ''}conflicted keys ${where}`
   const lines = [`${listing.keys.length} conflicted key(s) ${where}${listing.more ? ' (more follow)' : ''}`]
-  const out = new Table({head: ['key', 'siblings', 'dots', 'nodes'], style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}})
+  const out = newTable({head: ['key', 'siblings', 'dots', 'nodes'], style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}})
   for (const entry of listing.keys) {
     rowsOf(entry).forEach((row, index) => out.push([index === 0 ? keyCellText(entry.key) : '', String(row.siblings), row.dots, row.nodes.join(', ')]))
   }

@@ -1,11 +1,11 @@
 // What people see: tables (cli-table3) for siblings, quorum results, cluster status and
 // the ring. Colour only on a terminal; the same text otherwise, so piping stays readable.
-import Table from 'cli-table3'
 import type {Dot} from '../core/causality.js'
 import type {SiblingView} from '../core/protocol.js'
 import type {GetQuorumDetails, PutQuorumDetails} from '../core/quorum.js'
 import {ownershipSummary, type Ring} from '../core/ring.js'
 import {roundMs, type NodeStatusInput, type RingKeyJsonInput} from './shapes.js'
+import {newTable, type Table} from './table.js'
 import {valueText} from './value.js'
 
 export interface RenderOptions {
@@ -17,8 +17,8 @@ export interface RenderOptions {
  * for the whole value. */
 export const cellCharsMax = 200
 
-function table(head: string[], options: RenderOptions): Table.Table {
-  return new Table({head, style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}})
+function table(head: string[], options: RenderOptions): Table {
+  return newTable({head, style: {head: options.color ? ['cyan'] : [], border: options.color ? ['grey'] : []}})
 }
 
 function cut(text: string): string {

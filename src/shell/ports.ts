@@ -2,7 +2,8 @@
 // list for `use` and completion, and the readable form of a context token.
 import {resolve} from 'node:path'
 import {DynClient} from '../client/index.js'
-import {addressOf, readClusterFile, resolveTarget, type TargetOptions} from '../cluster/index.js'
+import {addressOf, readClusterFile} from '../cluster/layout.js'
+import {resolveTarget, type TargetOptions} from '../cluster/target.js'
 import {readableContext} from '../render/index.js'
 import type {KeyState, SessionPorts, SessionTarget} from './session.js'
 

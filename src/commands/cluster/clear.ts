@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {clear, resolveTarget} from '../../cluster/index.js'
+import {clear} from '../../cluster/membership.js'
+import {resolveTarget} from '../../cluster/target.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterClear extends BaseCommand {

@@ -1,6 +1,6 @@
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {describeOutcome, down} from '../../cluster/index.js'
+import {describeOutcome, down} from '../../cluster/status.js'
 import {clusterDownJson} from '../../render/index.js'
 
 export default class ClusterDown extends BaseCommand {

@@ -1,6 +1,6 @@
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {heal} from '../../cluster/index.js'
+import {heal} from '../../cluster/faults.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterHeal extends BaseCommand {

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {killNode} from '../../cluster/index.js'
+import {killNode} from '../../cluster/lifecycle.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterKill extends BaseCommand {

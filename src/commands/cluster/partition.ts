@@ -1,6 +1,6 @@
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {parseGroups, partition, PartitionGroupsError, type FaultsResult} from '../../cluster/index.js'
+import {parseGroups, partition, PartitionGroupsError, type FaultsResult} from '../../cluster/faults.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterPartition extends BaseCommand {

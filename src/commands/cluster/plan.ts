@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {plan, planText, resolveTarget} from '../../cluster/index.js'
+import {plan, planText} from '../../cluster/membership.js'
+import {resolveTarget} from '../../cluster/target.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterPlan extends BaseCommand {

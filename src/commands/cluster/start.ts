@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {startNode, upTimeoutMsDefault} from '../../cluster/index.js'
+import {startNode} from '../../cluster/lifecycle.js'
+import {upTimeoutMsDefault} from '../../cluster/up.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterStart extends BaseCommand {

@@ -1,7 +1,9 @@
 import {Flags} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {clusterMembership, clusterStatus, membershipText, remoteMembership, resolveTarget} from '../../cluster/index.js'
+import {clusterMembership, membershipText, remoteMembership} from '../../cluster/membership.js'
+import {clusterStatus} from '../../cluster/status.js'
+import {resolveTarget} from '../../cluster/target.js'
 import {clusterStatusJson, jsonShapeVersion, statusTable} from '../../render/index.js'
 
 export default class ClusterStatus extends BaseCommand {

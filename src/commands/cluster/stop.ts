@@ -1,7 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {dirFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {describeOutcome, stopGraceMsDefault, stopNode} from '../../cluster/index.js'
+import {stopNode} from '../../cluster/lifecycle.js'
+import {stopGraceMsDefault} from '../../cluster/processes.js'
+import {describeOutcome} from '../../cluster/status.js'
 import {jsonShapeVersion} from '../../render/json.js'
 
 export default class ClusterStop extends BaseCommand {

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {dirFlag, rangeFlag} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {basePortMin, httpPortOffset, localNodesMax, up, upDefaults, type UpEvent} from '../../cluster/index.js'
+import {basePortMin, httpPortOffset, localNodesMax, up, upDefaults, type UpEvent} from '../../cluster/up.js'
 import {unreachable} from '../../core/errors.js'
 import {partitionCountMax, partitionCountMin} from '../../core/ring.js'
 import {clusterStatusJson, statusTable} from '../../render/index.js'
