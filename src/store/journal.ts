@@ -111,6 +111,8 @@ class JournalFile {
 export class Journal {
   private queue: Append[] = []
   private running: Promise<void> | undefined
+  /** The batch being written and synced, if any. */
+  private committing: Promise<void> | undefined
   private current: JournalFile | undefined
   private nextId: number
   /** Files no longer written to, waiting for their segments to be synced. */
@@ -173,10 +175,12 @@ export class Journal {
   /** Retires every journal file (syncing the segments they wrote to): after this, no entry
    * refers to any segment written so far. Rule 4: call before removing a partition. */
   async checkpoint(): Promise<void> {
-    await this.idle()
+    // Not `idle()`: under steady writes the queue never empties. The next batch opens a new
+    // file; the batch being committed now, whichever file it writes to, finishes first.
     const file = this.current
     this.current = undefined
-    if (file !== undefined) this.retire(file)
+    await this.committing
+    if (file !== undefined && file !== this.current) this.retire(file)
     while (this.retiring.size > 0) await Promise.all(this.retiring)
   }
 
@@ -203,10 +207,12 @@ export class Journal {
     try {
       while (this.queue.length > 0) {
         const batch = this.takeBatch()
-        await this.commit(batch)
+        this.committing = this.commit(batch)
+        await this.committing
       }
     } finally {
       this.running = undefined
+      this.committing = undefined
     }
   }
 

@@ -139,6 +139,35 @@ describe('the journal (sync always)', () => {
     })
   })
 
+  it('drops a partition while other partitions are written without pause', async () => {
+    await withTempDir(async (dir) => {
+      const files = new VolatileFiles()
+      const store = await LogStore.open({dir, files, sync: 'always'})
+      await (await store.openPartition(0)).put(bytes('gone'), bytes('x'))
+      const busy = await Promise.all(Array.from({length: 16}, (_, i) => store.openPartition(i + 1)))
+      let writing = true
+      let written = 0
+      // Many partitions, each with its own batch in flight: the journal's queue refills
+      // while it syncs, so it is never idle.
+      const writers = Array.from({length: 64}, async (_, w) => {
+        while (writing) await busy[w % busy.length]!.put(bytes(`k${w}-${written++}`), bytes('v'))
+      })
+      // A checkpoint that waited for the journal to be idle would never return here.
+      await store.dropPartition(0)
+      writing = false
+      await Promise.all(writers)
+      expect(written).toBeGreaterThan(0)
+      await store.crash()
+      files.loseUnsynced()
+      const reopened = await LogStore.open({dir, files, sync: 'always'})
+      expect(await (await reopened.openPartition(0)).get(bytes('gone'))).toBeUndefined()
+      let keys = 0
+      for (let i = 1; i <= busy.length; i++) keys += (await reopened.openPartition(i)).stats().keys
+      expect(keys).toBe(written)
+      await reopened.close()
+    })
+  })
+
   it('refuses a batch whose journal write fails, never replays it, and goes on in a new journal file', async () => {
     await withTempDir(async (dir) => {
       const faults = new FaultyFiles()

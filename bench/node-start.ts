@@ -1,0 +1,86 @@
+// Node start-up with many keys (DESIGN §10.5): how long a node holding K keys takes from
+// `dyn cluster start` until it answers /health, i.e. until its store is open, its Merkle
+// trees, tombstone and conflict indexes are built and it serves. Not a test; results go to
+// docs/benchmarks.md.
+//
+//   npx tsx bench/node-start.ts [--keys 1000000] [--value-bytes 1024] [--json]
+//
+// It starts a one-node local cluster from the built program, stops it, fills its data
+// directory directly through the log store (objects encoded as the node stores them, one
+// sibling each, in the partition of their key), then times `cluster start` three times.
+import {execFileSync} from 'node:child_process'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {applyPut, encodeObject, emptyVersionVector} from '../src/core/causality.js'
+import {partitionOfKey} from '../src/core/hash.js'
+import {LogStore, type Partition} from '../src/store/index.js'
+
+const argument = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(name)
+  return at === -1 ? fallback : Number(process.argv[at + 1])
+}
+const json = process.argv.includes('--json')
+const keyCount = argument('--keys', 1_000_000)
+const valueBytes = argument('--value-bytes', 1024)
+const partitionCount = 64
+/** Starts timed; the median is reported. */
+const starts = 3
+/** Puts in flight while filling: enough to keep the store's group commit busy. */
+const fillConcurrency = 256
+
+const program = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+const dyn = (...args: string[]): string => execFileSync(process.execPath, [program, ...args], {encoding: 'utf8'})
+const log = (line: string): void => {
+  if (!json) console.error(line)
+}
+
+async function fill(dataDir: string): Promise<void> {
+  const store = await LogStore.open({dir: dataDir, sync: 'none'})
+  const partitions = new Map<number, Partition>()
+  for (let p = 0; p < partitionCount; p++) partitions.set(p, await store.openPartition(p))
+  const value = new Uint8Array(valueBytes).fill(0x61)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < keyCount) {
+      const i = next++
+      const key = new TextEncoder().encode(`key-${i}`)
+      const {object} = applyPut(undefined, {coordinator: 'n1', context: emptyVersionVector, write: {kind: 'value', value}, counter: i + 1})
+      await partitions.get(partitionOfKey(key, partitionCount))!.put(key, encodeObject(object))
+    }
+  }
+  await Promise.all(Array.from({length: fillConcurrency}, worker))
+  await store.close()
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'dyn-bench-start-'))
+  const basePort = 20000 + Math.floor(Math.random() * 10000)
+  try {
+    dyn('cluster', 'up', '--dir', dir, '--nodes', '1', '--n', '1', '--r', '1', '--w', '1', '--base-port', String(basePort))
+    dyn('cluster', 'stop', 'n1', '--dir', dir)
+    log(`filling ${keyCount} keys of ${valueBytes} B...`)
+    await fill(join(dir, 'n1', 'data'))
+    const seconds: number[] = []
+    for (let i = 0; i < starts; i++) {
+      const started = performance.now()
+      dyn('cluster', 'start', 'n1', '--dir', dir)
+      seconds.push((performance.now() - started) / 1000)
+      log(`  start ${i + 1}: ${seconds[i]!.toFixed(2)} s`)
+      dyn('cluster', 'stop', 'n1', '--dir', dir)
+    }
+    const median = [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)]!
+    if (json) console.log(JSON.stringify({keys: keyCount, valueBytes, startSeconds: seconds, medianSeconds: median}))
+    else console.log(`node start with ${keyCount} keys: median ${median.toFixed(2)} s (${seconds.map((s) => s.toFixed(2)).join(', ')})`)
+  } finally {
+    try {
+      dyn('cluster', 'down', '--dir', dir)
+    } catch {
+      // Already down.
+    }
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+await main()
