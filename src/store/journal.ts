@@ -250,7 +250,7 @@ export class Journal {
       // Rule 5: the file may now hold part of a refused batch; nothing more is written to
       // it, and it retires like a full one (its acknowledged entries are synced into their
       // segments, then it is deleted), so recovery can never replay the refused batch.
-      this.current = undefined
+      if (this.current === file) this.current = undefined
       this.retire(file)
       for (const append of batch) append.reject(writeErrorFor(file.path, error))
       return
