@@ -281,6 +281,7 @@ class RunningDaemon implements Daemon {
 
   private gauges(): Gauge[] {
     const totals: StoreTotals = this.parts.store.totals()
+    const combined = this.node.objects.combinedWrites()
     return [
       {name: 'dyn_up', help: '1 while the node serves, 0 while it is stopping.', value: this.state === 'serving' ? 1 : 0},
       {name: 'dyn_uptime_seconds', help: 'Seconds since the node started.', value: (performance.now() - this.startedMs) / 1000},
@@ -296,6 +297,8 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_store_batches_written', help: 'Group commits written to partition segments.', value: totals.batchesWritten},
       {name: 'dyn_store_syncs_total', help: 'Data syncs that made writes durable (with sync always: journal syncs).', value: totals.syncs, counter: true},
       {name: 'dyn_store_synced_records_total', help: 'Writes (records) those syncs made durable: divided by syncs, the batching.', value: totals.syncedRecords, counter: true},
+      {name: 'dyn_object_writes_total', help: 'Persists of local copies (coordinator writes, replica merges, repairs).', value: combined.persists, counter: true},
+      {name: 'dyn_object_changes_total', help: 'Changes those persists carried: above writes when queued writes of one key were combined.', value: combined.changes, counter: true},
     ]
   }
 }

@@ -146,7 +146,7 @@ export class LocalObjects {
     return this.update(partition, key, (current) => (current === undefined ? incoming : syncObjects(current, incoming)))
   }
 
-  /** Runs `task` under the key's lock with the current stored bytes and a way to delete
+  /** Runs `task` alone in the key's queue (no write of the key runs meanwhile) with the current stored bytes and a way to delete
    * the copy, for decisions that must not interleave with writes to the key. */
   async exclusive<T>(partition: number, key: Uint8Array, task: (current: Uint8Array | undefined, remove: () => Promise<void>) => Promise<T>): Promise<T> {
     return this.writes.exclusive(lockName(partition, key), async () => {

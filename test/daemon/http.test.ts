@@ -90,12 +90,35 @@ describe('the HTTP admin port', () => {
     expect(samples.get('dyn_connections_open')).toBeGreaterThanOrEqual(1)
     expect(samples.has('dyn_store_corrupt_records')).toBe(true)
     expect(samples.has('dyn_store_dead_bytes')).toBe(true)
+    // sync none: nothing is synced per write, so the journal counters stay at zero.
+    expect(samples.get('dyn_store_syncs_total')).toBe(0)
+    expect(samples.get('dyn_store_synced_records_total')).toBe(0)
+    // n1 replicates every key (3 members, N=3): each of the 5 puts persisted its copy.
+    expect(samples.get('dyn_object_writes_total')).toBeGreaterThanOrEqual(5)
+    expect(samples.get('dyn_object_changes_total')).toBeGreaterThanOrEqual(samples.get('dyn_object_writes_total') ?? Number.NaN)
 
     const missing = await fetchText(`${base}/nope`)
     expect(missing.status).toBe(404)
 
     const serving = tracker.logs.find((line) => line.includes(' n1 serving '))
     expect(serving).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z n1 serving wire=${daemon.addresses.wire} http=${daemon.addresses.http}`))
+  })
+
+  it('shows in /metrics how many writes each journal sync carried (sync always)', async () => {
+    const specs = await tracker.clusterSpecs(3)
+    const daemons = await Promise.all(specs.map((spec) => tracker.start(tracker.configOf(spec, specs, {sync: 'always'}))))
+    const daemon = daemons[0]!
+    const client = await tracker.client(daemon.addresses.wire)
+    const puts = 64
+    await Promise.all(Array.from({length: puts}, (_, index) => client.request('kv.put', {key: bytes(`k${index}`), value: bytes('v')})))
+    const samples = parseExposition((await fetchText(`http://${daemon.addresses.http}/metrics`)).body)
+    const syncs = samples.get('dyn_store_syncs_total') ?? Number.NaN
+    const records = samples.get('dyn_store_synced_records_total') ?? Number.NaN
+    // n1 holds a copy of every key (3 members, N=3) and made each durable through its journal;
+    // 64 puts in flight at once share syncs.
+    expect(records).toBeGreaterThanOrEqual(puts)
+    expect(syncs).toBeGreaterThanOrEqual(1)
+    expect(syncs).toBeLessThan(records)
   })
 
   it('on close: answers 503 while finishing a request in flight, answers it, then stops listening', async () => {
