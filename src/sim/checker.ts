@@ -84,8 +84,17 @@ export function checkRun(input: CheckInput): Violation[] {
   }
   // The contract itself first: when a bug breaks several invariants, this is the one to read.
   const lost: Violation[] = []
+  const claimed = new Map<string, number>()
   for (const operation of input.operations) {
-    if (operation.outcome === 'ok' && operation.kind !== 'get') checkWrite(input, operation, merged.get(operation.key), lost)
+    if (operation.outcome !== 'ok' || operation.kind === 'get') continue
+    checkWrite(input, operation, merged.get(operation.key), lost)
+    // Equivalent writes may share attribution (ledger.ts), never a dot.
+    const name = `${operation.key}|${formatDot(operation.dot!)}`
+    const other = claimed.get(name)
+    if (other !== undefined && other !== operation.id) {
+      lost.push({invariant: 'one acknowledged write per dot', key: operation.key, operation: operation.id, detail: `op${operation.id} and op${other} were both acknowledged with dot ${formatDot(operation.dot!)}`})
+    }
+    claimed.set(name, operation.id)
   }
   for (const operation of input.operations) {
     if (operation.outcome === 'failed' && !expectedErrorCodes.has(operation.errorCode ?? '')) {
@@ -163,7 +172,7 @@ function checkWrite(input: CheckInput, write: OperationRecord, union: StoredObje
   const dot = write.dot!
   const created = input.ledger.get(write.key, dot)
   const describe = `op${write.id} ${write.kind}${write.value === undefined ? '' : ` value=${write.value}`} acknowledged with dot ${formatDot(dot)}`
-  if (created === undefined || created.operation !== write.id || !sameContent(created, write)) {
+  if (created === undefined || !created.equivalents.includes(write.id) || !sameContent(created, write)) {
     violations.push({
       invariant: 'an acknowledged dot is its write',
       key: write.key,

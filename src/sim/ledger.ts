@@ -60,6 +60,11 @@ export interface DotRecord {
   readonly value?: string
   /** The client operation whose request created it; undefined is a bug (checked). */
   readonly operation: number | undefined
+  /** Operations that asked the same coordinator for the same write of the key (two blind
+   * deletes of a key through one node): their dots cannot be told apart by content, and a
+   * combined persist (write-combiner.ts) creates them together, so any of them may be the
+   * one `operation` names. `operation` is one of them. */
+  readonly equivalents: readonly number[]
   /** Where it was first persisted, and the object persisted there. */
   readonly node: string
   readonly object: StoredObject
@@ -110,13 +115,13 @@ export class DotLedger {
   /** The operation that created a new dot: among the writes its coordinator was asked to
    * coordinate for the key, the one with its content; the ambient one when it is among them
    * (two deletes of a key through one node), else the latest. */
-  private creatorOf(key: string, dot: Dot, kind: 'value' | 'tombstone', value: string | undefined): number | undefined {
+  private creatorOf(key: string, dot: Dot, kind: 'value' | 'tombstone', value: string | undefined): {operation: number | undefined; equivalents: number[]} {
     const ambient = this.operations.getStore()
     const coordinator = dot.node.split('~')[0]!
-    const candidates = (this.coordinated.get(`${coordinator}|${key}`) ?? []).filter((entry) => entry.kind === kind && entry.value === value)
-    if (candidates.length === 0) return ambient
-    if (candidates.some((entry) => entry.operation === ambient)) return ambient
-    return candidates[candidates.length - 1]!.operation
+    const candidates = (this.coordinated.get(`${coordinator}|${key}`) ?? []).filter((entry) => entry.kind === kind && entry.value === value).map((entry) => entry.operation)
+    if (candidates.length === 0) return {operation: ambient, equivalents: ambient === undefined ? [] : [ambient]}
+    if (ambient !== undefined && candidates.includes(ambient)) return {operation: ambient, equivalents: candidates}
+    return {operation: candidates[candidates.length - 1]!, equivalents: candidates}
   }
 
   /** Called with every value a store persists. */
@@ -142,11 +147,11 @@ export class DotLedger {
         }
         continue
       }
-      const operation = this.creatorOf(key, sibling.dot, sibling.kind, value)
-      const record: DotRecord = {key, dot: sibling.dot, kind: sibling.kind, ...(value === undefined ? {} : {value}), operation, node, object}
+      const {operation, equivalents} = this.creatorOf(key, sibling.dot, sibling.kind, value)
+      const record: DotRecord = {key, dot: sibling.dot, kind: sibling.kind, ...(value === undefined ? {} : {value}), operation, equivalents, node, object}
       this.records.set(recordKey(key, sibling.dot), record)
       this.dotsByKey.set(key, [...(this.dotsByKey.get(key) ?? []), sibling.dot])
-      if (operation !== undefined) this.byOperation.set(operation, [...(this.byOperation.get(operation) ?? []), record])
+      for (const candidate of equivalents) this.byOperation.set(candidate, [...(this.byOperation.get(candidate) ?? []), record])
       this.trace.record(`ledger ${node} key=${key} op${operation ?? '?'} created ${formatDot(sibling.dot)} ${describe(sibling.kind, value)} vv [${formatVersionVector(object.vv)}]`)
     }
     this.hold(node, key, object)
