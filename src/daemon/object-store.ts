@@ -35,11 +35,9 @@ export class LogObjectStore implements ObjectStore {
   private readonly store: LogStore
   /** Partitions open so far, for statistics (the LogStore keeps them open). */
   private readonly opened = new Map<number, Partition>()
-  private readonly syncAlways: boolean
 
-  private constructor(store: LogStore, sync: SyncMode) {
+  private constructor(store: LogStore) {
     this.store = store
-    this.syncAlways = sync.kind === 'always'
   }
 
   /** Opens and locks the data directory; rejects with StoreLockedError when another process holds it. */
@@ -52,7 +50,7 @@ export class LogObjectStore implements ObjectStore {
       valueBytesMax: valueBytesMaxCeiling,
       ...(options.logger === undefined ? {} : {logger: options.logger}),
     })
-    return new LogObjectStore(store, options.sync)
+    return new LogObjectStore(store)
   }
 
   get dir(): string {
@@ -108,10 +106,7 @@ export class LogObjectStore implements ObjectStore {
     }
     for (const partition of this.opened.values()) {
       if (!partition.isOpen) continue
-      const stats = partition.stats()
-      addStats(totals, stats)
-      // Without a journal, each partition batch of sync always is one sync of its records.
-      if (this.syncAlways && stats.syncs > 0) totals.syncedRecords += stats.recordsWritten
+      addStats(totals, partition.stats())
     }
     const journal = this.store.journalStats()
     if (journal !== undefined) {
@@ -144,4 +139,5 @@ function addStats(totals: StoreTotals, stats: PartitionStats): void {
   totals.tornTailBytesTruncated += stats.tornTailBytesTruncated
   totals.batchesWritten += stats.batchesWritten
   totals.syncs += stats.syncs
+  totals.syncedRecords += stats.syncedRecords
 }

@@ -298,8 +298,9 @@ export class AntiEntropy {
     this.startDue()
   }
 
-  /** Starts the next exchange if it is due, the bucket is full and the clients allow it; on
-   * ticks, and right after an exchange ended (a follow-up need not wait for the next tick). */
+  /** Starts the next exchange if it is due, the bucket holds a quarter of an exchange's
+   * budget (bucketStartRatio) and the clients allow it; on ticks, and right after an
+   * exchange ended (a follow-up need not wait for the next tick). */
   private startDue(): void {
     const nowMs = this.options.ports.clock.nowMs()
     const pace = this.pace()

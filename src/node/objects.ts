@@ -1,6 +1,7 @@
 // The node's own copies of objects: reads and read-modify-write cycles on the ObjectStore,
-// serialised per key and combined when they queue (write-combiner.ts), with a tictac Merkle tree per partition kept up to date on every
-// write (core/merkle.ts, DESIGN §5: "updated in O(1) per write, no rebuild"). Everything
+// serialised per key and combined when they queue (write-combiner.ts), with a tictac Merkle
+// tree per partition kept up to date on every write (core/merkle.ts, DESIGN §5: "updated in
+// O(1) per write, no rebuild"). Everything
 // that changes a local copy (coordinator writes, replica merges, read repair, hint and
 // ownership handoff, anti-entropy) goes through here, so the trees never miss a write.
 //

@@ -81,6 +81,8 @@ export function errorCodeOf(error: unknown): string | undefined {
 
 /** Turns a file-system failure of a write into the store's named error. */
 export function writeErrorFor(path: string, cause: unknown): DynError {
+  // Named already (by the journal, for its own file): keep the path where it happened.
+  if (cause instanceof DiskFullError || cause instanceof StoreWriteError) return cause
   const code = errorCodeOf(cause)
   if (code === 'ENOSPC' || code === 'EDQUOT') return new DiskFullError(path, cause)
   return new StoreWriteError(path, cause)

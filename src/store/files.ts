@@ -132,14 +132,19 @@ export const nodeFiles: StoreFiles = {
   },
 }
 
-/** Writes all buffers at `position`, continuing after short writes; resolves with the byte count. */
-export async function writeAll(file: StoreFile, buffers: readonly Buffer[], position: number): Promise<number> {
+/**
+ * Writes all buffers at `position`, continuing after short writes; resolves with the byte
+ * count. `onThisThread`: write on the calling thread when the file can (StoreFile.writeSync),
+ * for appends to the logs, whose durability comes from a sync that follows.
+ */
+export async function writeAll(file: StoreFile, buffers: readonly Buffer[], position: number, options: {onThisThread?: boolean} = {}): Promise<number> {
+  const writeSync = options.onThisThread === true ? file.writeSync?.bind(file) : undefined
+  const write = (chunks: readonly Buffer[], at: number): number | Promise<number> => (writeSync === undefined ? file.write(chunks, at) : writeSync(chunks, at))
   let total = 0
   for (const buffer of buffers) total += buffer.length
-  let done = await file.write(buffers, position)
+  let done = await write(buffers, position)
   while (done < total) {
-    const rest = remainingBuffers(buffers, done)
-    const written = await file.write(rest, position + done)
+    const written = await write(remainingBuffers(buffers, done), position + done)
     if (written === 0) throw Object.assign(new Error(`short write to ${file.path}`), {code: 'EIO'})
     done += written
   }
@@ -158,19 +163,4 @@ function remainingBuffers(buffers: readonly Buffer[], skipBytes: number): Buffer
     skip = 0
   }
   return rest
-}
-
-/** writeAll, on the calling thread when the file can (see StoreFile.writeSync): for appends
- * to the logs, whose durability comes from a sync that follows. */
-export async function writeAllNow(file: StoreFile, buffers: readonly Buffer[], position: number): Promise<number> {
-  if (file.writeSync === undefined) return writeAll(file, buffers, position)
-  let total = 0
-  for (const buffer of buffers) total += buffer.length
-  let done = file.writeSync(buffers, position)
-  while (done < total) {
-    const written = file.writeSync(remainingBuffers(buffers, done), position + done)
-    if (written === 0) throw Object.assign(new Error(`short write to ${file.path}`), {code: 'EIO'})
-    done += written
-  }
-  return total
 }

@@ -36,7 +36,7 @@
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
 import {writeErrorFor} from './errors.js'
-import {writeAll, writeAllNow, type StoreFile, type StoreFiles} from './files.js'
+import {writeAll, type StoreFile, type StoreFiles} from './files.js'
 import {batchBytesMax, type StoreEvent} from './options.js'
 import type {Segment} from './segment.js'
 import {dataFileName, hintFileName, segmentIdOf} from './segment.js'
@@ -102,7 +102,6 @@ class JournalFile {
   readonly segments = new Set<Segment>()
 
   constructor(
-    readonly id: number,
     readonly path: string,
     readonly file: StoreFile,
   ) {}
@@ -141,13 +140,9 @@ export class Journal {
       .map(journalIdOf)
       .filter((id): id is number => id !== undefined)
       .sort((a, b) => a - b)
-    const replayed = await replay({files, storeDir, dir, ids, logger})
+    const replayed = await replay({files, storeDir, dir, ids})
     for (const id of ids) await files.unlink(join(dir, journalFileName(id)))
     if (ids.length > 0) await files.syncDir(dir)
-    for (const name of await files.list(dir)) {
-      // Leftovers of an extension or a rename that never finished: nothing refers to them.
-      if (journalIdOf(name) === undefined) await files.unlink(join(dir, name))
-    }
     const journal = new Journal(files, dir, logger, (ids[ids.length - 1] ?? 0) + 1)
     journal.stats.replayedEntries = replayed
     return journal
@@ -244,7 +239,7 @@ export class Journal {
     }
     const at = file.position
     try {
-      await writeAllNow(file.file, buffers, at)
+      await writeAll(file.file, buffers, at, {onThisThread: true})
       await file.file.datasync()
     } catch (error) {
       // Rule 5: the file may now hold part of a refused batch; nothing more is written to
@@ -275,9 +270,8 @@ export class Journal {
     }
     if (current !== undefined) this.retire(current)
     this.current = undefined
-    const id = this.nextId++
-    const path = join(this.dir, journalFileName(id))
-    const file = new JournalFile(id, path, await this.files.open(path, 'create'))
+    const path = join(this.dir, journalFileName(this.nextId++))
+    const file = new JournalFile(path, await this.files.open(path, 'create'))
     await this.files.syncDir(this.dir)
     this.current = file
     return file
@@ -327,9 +321,10 @@ function zeros(): Buffer {
 }
 
 /** Writes back every journal entry whose segment may lack it; resolves with how many. */
-async function replay(options: {files: StoreFiles; storeDir: string; dir: string; ids: readonly number[]; logger: (event: StoreEvent) => void}): Promise<number> {
+async function replay(options: {files: StoreFiles; storeDir: string; dir: string; ids: readonly number[]}): Promise<number> {
   const {files, storeDir, dir, ids} = options
-  const targets = new Map<string, {file: StoreFile} | null>()
+  /** By data file path: the open segment to write back into, or null when it needs nothing. */
+  const targets = new Map<string, StoreFile | null>()
   let replayed = 0
   try {
     for (const id of ids) {
@@ -337,13 +332,13 @@ async function replay(options: {files: StoreFiles; storeDir: string; dir: string
       for (const entry of journalEntries(bytes)) {
         const target = await replayTarget(files, storeDir, entry, targets)
         if (target === null) continue
-        await writeAll(target.file, [entry.bytes], entry.offset)
+        await writeAll(target, [entry.bytes], entry.offset)
         replayed++
       }
     }
-    for (const target of targets.values()) if (target !== null) await target.file.datasync()
+    for (const target of targets.values()) await target?.datasync()
   } finally {
-    for (const target of targets.values()) if (target !== null) await target.file.close().catch(() => {})
+    for (const target of targets.values()) await target?.close().catch(() => {})
   }
   return replayed
 }
@@ -374,7 +369,7 @@ export function* journalEntries(bytes: Buffer): Generator<JournalEntry> {
 }
 
 /** Rule 2: only the newest segment of a partition, without a hint, can lack journal bytes. */
-async function replayTarget(files: StoreFiles, storeDir: string, entry: JournalEntry, targets: Map<string, {file: StoreFile} | null>): Promise<{file: StoreFile} | null> {
+async function replayTarget(files: StoreFiles, storeDir: string, entry: JournalEntry, targets: Map<string, StoreFile | null>): Promise<StoreFile | null> {
   const partitionDir = join(storeDir, `p-${entry.partition}`)
   const path = join(partitionDir, dataFileName(entry.segmentId))
   const known = targets.get(path)
@@ -383,7 +378,7 @@ async function replayTarget(files: StoreFiles, storeDir: string, entry: JournalE
   let newest = -1
   for (const name of names) newest = Math.max(newest, segmentIdOf(name) ?? -1)
   const usable = newest === entry.segmentId && !names.has(hintFileName(entry.segmentId))
-  const target = usable ? {file: await files.open(path, 'readWrite')} : null
+  const target = usable ? await files.open(path, 'readWrite') : null
   targets.set(path, target)
   return target
 }

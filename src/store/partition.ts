@@ -35,11 +35,11 @@ export interface PartitionStats {
   compactions: number
   /** Group commits written. */
   batchesWritten: number
-  /** Records (puts and deletes) written. */
-  recordsWritten: number
   /** Data syncs of this partition's own segments that made writes durable; with a journal
    * (sync `always`), the journal's syncs do that instead and this stays 0. */
   syncs: number
+  /** Records (puts and deletes) those syncs made durable. */
+  syncedRecords: number
 }
 
 /** Entries a scan reads with blocking reads before it lets the event loop run: about 1 ms
@@ -190,8 +190,8 @@ export class Partition {
       hintsRejected: this.counters.hintsRejected,
       compactions: this.compactions,
       batchesWritten: this.writer.batches,
-      recordsWritten: this.writer.records,
       syncs: this.writer.syncs,
+      syncedRecords: this.writer.syncedRecords,
     }
   }
 

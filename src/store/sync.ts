@@ -12,8 +12,8 @@
 // A failed write or sync (a full disk, an I/O error) truncates the segment back to where
 // the batch began and rejects every put of that batch with a named error; reads go on,
 // and the next batch writes at the same place once space is available.
-import {DiskFullError, errorCodeOf, StoreWriteError, writeErrorFor} from './errors.js'
-import {writeAllNow, type StoreFile} from './files.js'
+import {errorCodeOf, writeErrorFor} from './errors.js'
+import {writeAll, type StoreFile} from './files.js'
 import type {Journal} from './journal.js'
 import {batchBytesMax, batchRecordsMax, type StoreEvent, type SyncMode} from './options.js'
 import type {Segment} from './segment.js'
@@ -46,8 +46,8 @@ export class GroupCommitter {
   batches = 0
   /** Data syncs of this partition's segments that made puts durable (not those of the journal). */
   syncs = 0
-  /** Records written. */
-  records = 0
+  /** Records those syncs made durable. */
+  syncedRecords = 0
 
   constructor(
     private readonly target: CommitTarget,
@@ -135,27 +135,26 @@ export class GroupCommitter {
       if (this.mode.kind === 'always' && this.journal !== undefined) {
         // One buffer for both writes; the journal's entry is the segment's bytes exactly.
         const bytes = records.length === 1 ? records[0]! : Buffer.concat(records)
-        await writeAllNow(segment.file, [bytes], offset)
+        await writeAll(segment.file, [bytes], offset, {onThisThread: true})
         this.unsynced = segment
         await this.journal.journal.append({partition: this.journal.partition, segment, offset, bytes, records: batch.length})
         segment.size = offset + bytes.length
       } else {
-        const bytes = await writeAllNow(segment.file, records, offset)
+        const bytes = await writeAll(segment.file, records, offset, {onThisThread: true})
         if (this.mode.kind === 'always') {
           await segment.file.datasync()
           this.syncs++
+          this.syncedRecords += batch.length
         } else this.unsynced = segment
         segment.size = offset + bytes
       }
     } catch (error) {
       await truncateQuietly(segment.file, offset)
-      // The journal's errors are named already, after the journal file.
-      const failure = error instanceof DiskFullError || error instanceof StoreWriteError ? error : writeErrorFor(segment.path, error)
+      const failure = writeErrorFor(segment.path, error)
       for (const write of batch) write.reject(failure)
       return
     }
     this.batches++
-    this.records += batch.length
     this.target.applied(segment, batch, offset)
     for (const write of batch) write.resolve()
   }
