@@ -3,7 +3,8 @@
 // that a request never pays for recovery twice. Partitions already on disk are opened at
 // start (recoverAll), which surfaces torn or corrupt records in the log before serving and
 // makes their keys count in /status from the first moment.
-import type {ObjectStore} from '../node/ports.js'
+import {objectDescriber} from '../node/descriptions.js'
+import type {DescribedBatch, ObjectStore} from '../node/ports.js'
 import {LogStore, type Partition, type PartitionStats, type StoreEvent, type SyncMode} from '../store/index.js'
 import {valueBytesMaxCeiling} from '../core/limits.js'
 
@@ -48,6 +49,9 @@ export class LogObjectStore implements ObjectStore {
       // The store holds encoded objects (every sibling of a key), not single client values:
       // the node enforces the client value limit, the frame limit bounds the object.
       valueBytesMax: valueBytesMaxCeiling,
+      // Hint files describe every object (descriptions.ts), so that the node indexes a
+      // partition at start without reading its values.
+      describer: objectDescriber,
       ...(options.logger === undefined ? {} : {logger: options.logger}),
     })
     return new LogObjectStore(store)
@@ -78,6 +82,14 @@ export class LogObjectStore implements ObjectStore {
 
   async *entries(partition: number): AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}> {
     yield* (await this.partition(partition)).entries()
+  }
+
+  async *keys(partition: number): AsyncIterable<Uint8Array> {
+    yield* (await this.partition(partition)).keys()
+  }
+
+  async *described(partition: number): AsyncIterable<DescribedBatch> {
+    yield* (await this.partition(partition)).described()
   }
 
   async partitions(): Promise<number[]> {

@@ -12,7 +12,7 @@ import {Buffer} from 'node:buffer'
 import {partitionCountMax} from '../core/ring.js'
 import type {Background} from './background.js'
 import type {Health} from './health.js'
-import type {LocalObjects} from './objects.js'
+import {keysOf, type LocalObjects} from './objects.js'
 import type {ObjectStore, Transport} from './ports.js'
 
 /** The store partition holding hint records: the first index past any ring's partitions. */
@@ -78,7 +78,7 @@ export class Hints {
 
   async load(): Promise<void> {
     let count = 0
-    for await (const _ of this.options.store.entries(hintsPartition)) count++
+    for await (const _ of keysOf(this.options.store, hintsPartition)) count++
     this.pendingCount = count
   }
 

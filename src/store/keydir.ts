@@ -12,6 +12,11 @@ export class KeydirEntry {
     /** Whole record size, header included. */
     public size: number,
     public tombstone: boolean,
+    /** The hint buffer holding the description of the record (RecordDescriber) when the
+     * entry was loaded from a hint or a scan at open; undefined for records written since. */
+    public described: Buffer | undefined,
+    /** Where in `described` the description starts. */
+    public describedAt: number,
   ) {}
 }
 
@@ -32,12 +37,13 @@ export class Keydir {
     return this.entries.size
   }
 
-  /** Records that the newest record for `key` is now at (segment, offset); moves live-byte accounting. */
-  set(key: string, segment: Segment, offset: number, size: number, tombstone: boolean): void {
+  /** Records that the newest record for `key` is now at (segment, offset), described at
+   * `describedAt` of `described` when known; moves live-byte accounting. */
+  set(key: string, segment: Segment, offset: number, size: number, tombstone: boolean, described?: Buffer, describedAt = 0): void {
     const old = this.entries.get(key)
     if (old === undefined) {
       if (tombstone) return // nothing older is known here: the delete has nothing to hide
-      this.entries.set(key, new KeydirEntry(segment, offset, size, tombstone))
+      this.entries.set(key, new KeydirEntry(segment, offset, size, tombstone, described, describedAt))
       this.liveKeys++
       segment.liveBytes += size
       return
@@ -50,6 +56,8 @@ export class Keydir {
     old.offset = offset
     old.size = size
     old.tombstone = tombstone
+    old.described = described
+    old.describedAt = describedAt
     if (!tombstone) {
       segment.liveBytes += size
       this.liveKeys++
@@ -73,6 +81,11 @@ export class Keydir {
   dropTombstone(key: string, segment: Segment, offset: number): void {
     const entry = this.entries.get(key)
     if (entry?.segment === segment && entry.offset === offset && entry.tombstone) this.entries.delete(key)
+  }
+
+  /** Drops every reference to descriptions loaded at open, so their hint buffers can go. */
+  forgetDescriptions(): void {
+    for (const entry of this.entries.values()) entry.described = undefined
   }
 
   /** Snapshot of the keys, for scans that must not see the map change under them. */
