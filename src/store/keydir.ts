@@ -3,61 +3,72 @@
 // in the keydir until compaction drops them, so that compaction knows which delete
 // records are still the newest word on their key. Keys are held as latin1 strings: one
 // byte per character, the cheapest exact string form of arbitrary bytes for a Map key.
+//
+// Entries are columns, not objects: the map gives each key a slot number, and the slot's
+// segment, offset, size and flags live in arrays indexed by it. A million keys then cost
+// the garbage collector a million map entries and strings, not also a million entry
+// objects to trace and move while they are created at open.
 import type {Segment} from './segment.js'
 
-export class KeydirEntry {
-  constructor(
-    public segment: Segment,
-    public offset: number,
-    /** Whole record size, header included. */
-    public size: number,
-    public tombstone: boolean,
-    /** The hint buffer holding the description of the record (RecordDescriber) when the
-     * entry was loaded from a hint or a scan at open; undefined for records written since. */
-    public described: Buffer | undefined,
-    /** Where in `described` the description starts. */
-    public describedAt: number,
-  ) {}
+/** Where a key's newest record is: a snapshot, taken by `get`. */
+export interface KeydirEntry {
+  readonly segment: Segment
+  readonly offset: number
+  /** Whole record size, header included. */
+  readonly size: number
+  readonly tombstone: boolean
 }
 
 export function keyString(key: Uint8Array): string {
   return Buffer.isBuffer(key) ? key.toString('latin1') : Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')
 }
 
+/** Slots a new keydir starts with; the columns double when full. */
+const slotsInitial = 256
+
 export class Keydir {
-  private readonly entries = new Map<string, KeydirEntry>()
+  private readonly slotOf = new Map<string, number>()
+  /** Columns by slot. A free slot has no segment. */
+  private segments: (Segment | undefined)[] = []
+  private offsets = new Uint32Array(slotsInitial)
+  private sizes = new Uint32Array(slotsInitial)
+  private tombstones = new Uint8Array(slotsInitial)
+  /** The hint buffer holding the description of the record (RecordDescriber) when the slot
+   * was loaded from a hint or a scan at open and its description not yet taken. */
+  private described: (Buffer | undefined)[] = []
+  private describedAt = new Int32Array(slotsInitial)
+  private readonly free: number[] = []
   /** Entries that are not tombstones. */
   liveKeys = 0
 
   get(key: string): KeydirEntry | undefined {
-    return this.entries.get(key)
+    const slot = this.slotOf.get(key)
+    if (slot === undefined) return undefined
+    return {segment: this.segments[slot]!, offset: this.offsets[slot]!, size: this.sizes[slot]!, tombstone: this.tombstones[slot] === 1}
   }
 
   get size(): number {
-    return this.entries.size
+    return this.slotOf.size
   }
 
   /** Records that the newest record for `key` is now at (segment, offset), described at
    * `describedAt` of `described` when known; moves live-byte accounting. */
   set(key: string, segment: Segment, offset: number, size: number, tombstone: boolean, described?: Buffer, describedAt = 0): void {
-    const old = this.entries.get(key)
-    if (old === undefined) {
+    let slot = this.slotOf.get(key)
+    if (slot === undefined) {
       if (tombstone) return // nothing older is known here: the delete has nothing to hide
-      this.entries.set(key, new KeydirEntry(segment, offset, size, tombstone, described, describedAt))
-      this.liveKeys++
-      segment.liveBytes += size
-      return
-    }
-    if (!old.tombstone) {
-      old.segment.liveBytes -= old.size
+      slot = this.allocate()
+      this.slotOf.set(key, slot)
+    } else if (this.tombstones[slot] === 0) {
+      this.segments[slot]!.liveBytes -= this.sizes[slot]!
       this.liveKeys--
     }
-    old.segment = segment
-    old.offset = offset
-    old.size = size
-    old.tombstone = tombstone
-    old.described = described
-    old.describedAt = describedAt
+    this.segments[slot] = segment
+    this.offsets[slot] = offset
+    this.sizes[slot] = size
+    this.tombstones[slot] = tombstone ? 1 : 0
+    this.described[slot] = described
+    this.describedAt[slot] = describedAt
     if (!tombstone) {
       segment.liveBytes += size
       this.liveKeys++
@@ -66,34 +77,67 @@ export class Keydir {
 
   /** Moves an entry to a copy of the same record (compaction), if it still points at the original. */
   move(key: string, from: Segment, fromOffset: number, to: Segment, toOffset: number): boolean {
-    const entry = this.entries.get(key)
-    if (entry?.segment !== from || entry.offset !== fromOffset) return false
-    if (!entry.tombstone) {
-      from.liveBytes -= entry.size
-      to.liveBytes += entry.size
+    const slot = this.slotOf.get(key)
+    if (slot === undefined || this.segments[slot] !== from || this.offsets[slot] !== fromOffset) return false
+    if (this.tombstones[slot] === 0) {
+      from.liveBytes -= this.sizes[slot]!
+      to.liveBytes += this.sizes[slot]!
     }
-    entry.segment = to
-    entry.offset = toOffset
+    this.segments[slot] = to
+    this.offsets[slot] = toOffset
     return true
   }
 
   /** Forgets a tombstone that compaction dropped, if it is still the newest record of its key. */
   dropTombstone(key: string, segment: Segment, offset: number): void {
-    const entry = this.entries.get(key)
-    if (entry?.segment === segment && entry.offset === offset && entry.tombstone) this.entries.delete(key)
+    const slot = this.slotOf.get(key)
+    if (slot === undefined || this.segments[slot] !== segment || this.offsets[slot] !== offset || this.tombstones[slot] === 0) return
+    this.slotOf.delete(key)
+    this.segments[slot] = undefined
+    this.described[slot] = undefined
+    this.free.push(slot)
   }
 
-  /** Drops every reference to descriptions loaded at open, so their hint buffers can go. */
-  forgetDescriptions(): void {
-    for (const entry of this.entries.values()) entry.described = undefined
+  /** Copies the description loaded at open for `key` (`bytes` long) to `target` at
+   * `targetAt` and forgets it, so its hint buffer can go once every key's is taken; false
+   * when there is none (the record was written since the open, or it was taken before). */
+  takeDescription(key: string, bytes: number, target: Buffer, targetAt: number): boolean {
+    const slot = this.slotOf.get(key)
+    if (slot === undefined) return false
+    const described = this.described[slot]
+    if (described === undefined) return false
+    const at = this.describedAt[slot]!
+    described.copy(target, targetAt, at, at + bytes)
+    this.described[slot] = undefined
+    return true
   }
 
   /** Snapshot of the keys, for scans that must not see the map change under them. */
   keys(): string[] {
-    return [...this.entries.keys()]
+    return [...this.slotOf.keys()]
   }
 
   *inSegment(segment: Segment): Generator<[string, KeydirEntry]> {
-    for (const pair of this.entries) if (pair[1].segment === segment) yield pair
+    for (const [key, slot] of this.slotOf) if (this.segments[slot] === segment) yield [key, this.get(key)!]
   }
+
+  private allocate(): number {
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    const slot = this.segments.length
+    this.segments.push(undefined)
+    this.described.push(undefined)
+    if (slot === this.offsets.length) {
+      this.offsets = grown(this.offsets, new Uint32Array(slot * 2))
+      this.sizes = grown(this.sizes, new Uint32Array(slot * 2))
+      this.tombstones = grown(this.tombstones, new Uint8Array(slot * 2))
+      this.describedAt = grown(this.describedAt, new Int32Array(slot * 2))
+    }
+    return slot
+  }
+}
+
+function grown<T extends Uint32Array | Uint8Array | Int32Array>(from: T, to: T): T {
+  to.set(from)
+  return to
 }

@@ -207,11 +207,7 @@ export class Partition {
       const entry = this.keydir.get(name)
       if (entry === undefined || entry.tombstone) continue
       const at = batch.keys.length * width
-      const loaded = entry.described
-      if (loaded !== undefined) {
-        entry.described = undefined
-        loaded.copy(batch.descriptions, at, entry.describedAt, entry.describedAt + width)
-      } else {
+      if (!this.keydir.takeDescription(name, width, batch.descriptions, at)) {
         const key = Buffer.from(name, 'latin1')
         try {
           const record = this.options.readMode === 'threadpool' ? await entry.segment.read(entry.offset, entry.size) : entry.segment.readNow(entry.offset, entry.size)
