@@ -7,7 +7,7 @@
 // slots, not a million objects for the garbage collector to trace and move.
 import {Buffer} from 'node:buffer'
 import {MerkleTree} from '../core/merkle.js'
-import {descriptionBytes, entryHashAt, flagsAt, segmentBitsAt} from './descriptions.js'
+import {descriptionBytes, entryHashAt, segmentBitsAt} from './descriptions.js'
 
 /** Slots a new index starts with; the buffer doubles when full. */
 const slotsInitial = 64
@@ -55,11 +55,6 @@ export class PartitionIndex {
   digest(name: string): Uint8Array | undefined {
     const slot = this.slotOf.get(name)
     return slot === undefined ? undefined : this.digestAt(slot)
-  }
-
-  flags(name: string): number | undefined {
-    const slot = this.slotOf.get(name)
-    return slot === undefined ? undefined : this.slots[slot * descriptionBytes + flagsAt]
   }
 
   /** The keys of the given tree segments with (copies of) their version digests. */

@@ -24,7 +24,7 @@ import {hash} from 'node:crypto'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {merkleSegmentsDefault, type MerkleTree} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
-import {descriptionBytes, describeObject, flagConflicted, flagTombstoneOnly, flagUnframed} from './descriptions.js'
+import {descriptionBytes, describeObject, flagConflicted, flagsAt, flagTombstoneOnly, flagUnframed} from './descriptions.js'
 import {PartitionIndex} from './object-index.js'
 import type {Clock, DescribedBatch, ObjectStore} from './ports.js'
 import {WriteCombiner, type UpdateResult as CombinedResult} from './write-combiner.js'
@@ -251,8 +251,9 @@ export class LocalObjects {
    * object must be read: it is in conflict (the index keeps its dots) or unframed. */
   private loadKey(partition: number, index: PartitionIndex, name: string, descriptions: Uint8Array, at: number): boolean {
     index.set(name, descriptions, at)
-    const flags = index.flags(name) ?? 0
-    this.trackTombstone(partition, name, (flags & flagTombstoneOnly) !== 0)
+    const flags = descriptions[at + flagsAt] ?? 0
+    // A key loads once, so only tombstones need tracking (nothing to untrack yet).
+    if ((flags & flagTombstoneOnly) !== 0) this.trackTombstone(partition, name, true)
     return (flags & (flagConflicted | flagUnframed)) !== 0
   }
 
