@@ -50,8 +50,9 @@ export interface TopTargets {
 /** The nodes to look at now. A local directory without a cluster fails (ClusterNotFoundError). */
 export async function topTargets(source: TopSource): Promise<TopTargets> {
   if (source.kind === 'hosts') {
-    for (const host of source.hosts) parseAddress(host)
-    return {cluster: undefined, targets: source.hosts.map((host) => ({name: host, httpAddress: host, running: true}))}
+    const hosts = [...new Set(source.hosts)]
+    for (const host of hosts) parseAddress(host)
+    return {cluster: undefined, targets: hosts.map((host) => ({name: host, httpAddress: host, running: true}))}
   }
   const file = await readClusterFile(resolve(source.dir))
   return {cluster: file.cluster, targets: file.nodes.map((node) => ({name: node.name, httpAddress: httpAddressOf(node), running: node.pid !== null}))}

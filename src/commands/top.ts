@@ -60,7 +60,7 @@ export default class Top extends BaseCommand {
     const draw = (): void => {
       if (frame === undefined) return
       const {columns, rows} = screen.size
-      screen.draw(topScreen(frame, {columns, rows, color: process.env['NO_COLOR'] === undefined, unicode: utf8Locale(), history: (address) => poller.history.of(address)}))
+      screen.draw(topScreen(frame, {columns, rows, color: (process.env['NO_COLOR'] ?? '') === '', unicode: utf8Locale(), history: (address) => poller.history.of(address)}))
     }
     screen.start({onQuit: () => quit.abort(), onResize: draw})
     try {
