@@ -32,6 +32,9 @@ export interface LogObjectStoreOptions {
   logger?: (event: StoreEvent) => void
 }
 
+/** Partitions recoverAll opens concurrently. */
+const partitionsOpenedAtOnce = 4
+
 export class LogObjectStore implements ObjectStore {
   private readonly store: LogStore
   /** Partitions open so far, for statistics (the LogStore keeps them open). */
@@ -61,10 +64,17 @@ export class LogObjectStore implements ObjectStore {
     return this.store.dir
   }
 
-  /** Opens every partition present on disk; resolves with how many. */
+  /** Opens every partition present on disk; resolves with how many. A few open at once:
+   * opening is mostly CPU (indexing hints), but each also waits on small file operations
+   * (listing, opening, a directory fsync for its new active segment) that the others'
+   * indexing can fill. */
   async recoverAll(): Promise<number> {
     const indexes = await this.store.partitionsOnDisk()
-    for (const index of indexes) await this.partition(index)
+    let next = 0
+    const opener = async (): Promise<void> => {
+      while (next < indexes.length) await this.partition(indexes[next++]!)
+    }
+    await Promise.all(Array.from({length: Math.min(partitionsOpenedAtOnce, indexes.length)}, opener))
     return indexes.length
   }
 

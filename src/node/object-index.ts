@@ -43,6 +43,16 @@ export class PartitionIndex {
     this.toggleIn(slot)
   }
 
+  /** `set` for a key not indexed yet (loading), with one map operation instead of two. */
+  add(name: string, source: Uint8Array, at: number): void {
+    const slot = this.allocate()
+    const size = this.slotOf.size
+    this.slotOf.set(name, slot)
+    if (this.slotOf.size === size) throw new Error(`assertion failed: key ${JSON.stringify(name)} was indexed already`)
+    this.slots.set(source.subarray(at, at + descriptionBytes), slot * descriptionBytes)
+    this.toggleIn(slot)
+  }
+
   remove(name: string): void {
     const slot = this.slotOf.get(name)
     if (slot === undefined) return

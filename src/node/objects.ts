@@ -250,7 +250,7 @@ export class LocalObjects {
   /** Indexes one key from its description (at `at` of `descriptions`); true when its
    * object must be read: it is in conflict (the index keeps its dots) or unframed. */
   private loadKey(partition: number, index: PartitionIndex, name: string, descriptions: Uint8Array, at: number): boolean {
-    index.set(name, descriptions, at)
+    index.add(name, descriptions, at)
     const flags = descriptions[at + flagsAt] ?? 0
     // A key loads once, so only tombstones need tracking (nothing to untrack yet).
     if ((flags & flagTombstoneOnly) !== 0) this.trackTombstone(partition, name, true)

@@ -48,8 +48,14 @@ export class HintWriter {
 
   constructor(private readonly describer: RecordDescriber | undefined) {}
 
-  /** Adds the record whose key starts at `keyStart` of `source`, its value right after it. */
-  add(flags: number, source: Buffer, keyStart: number, record: {keyBytes: number; valueBytes: number; size: number}, offset: number): Buffer | undefined {
+  /** The buffer the latest entry went to (entries go to one buffer until it is full). */
+  get chunk(): Buffer {
+    return this.current
+  }
+
+  /** Adds the record whose key starts at `keyStart` of `source`, its value right after it;
+   * returns where in `chunk` its description went (-1: it has none). */
+  add(flags: number, source: Buffer, keyStart: number, record: {keyBytes: number; valueBytes: number; size: number}, offset: number): number {
     const {keyBytes} = record
     const description = this.describe(flags, source, keyStart, record)
     const descriptionBytes = description?.length ?? 0
@@ -71,7 +77,7 @@ export class HintWriter {
     if (description !== undefined) out.set(description, descriptionAt)
     this.used += need
     this.count++
-    return description === undefined ? undefined : out.subarray(descriptionAt, descriptionAt + descriptionBytes)
+    return description === undefined ? -1 : descriptionAt
   }
 
   finish(dataBytes: number): Buffer {

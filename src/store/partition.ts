@@ -195,20 +195,22 @@ export class Partition {
    * the partition at start: the descriptions read at open from hint files (or from the scan
    * that replaced a hint) cost no value read. Each of those is handed out once and then
    * forgotten, freeing its hint buffer; a key written since, or described before, has its
-   * value read and described. Needs StoreOptions.describer. Keys as `entries` sees them.
+   * value read and described. Needs StoreOptions.describer. A key written or deleted
+   * while the batches are read may or may not be in them.
    */
   async *described(): AsyncGenerator<DescribedKeys> {
     const describer = this.options.describer
     if (describer === undefined) throw new Error('assertion failed: described() needs a store opened with a describer')
     const width = describer.bytes
     let batch: DescribedKeys = {keys: [], descriptions: Buffer.allocUnsafe(describedBatchKeys * width)}
-    for (const name of this.keydir.keys()) {
+    for (const [name, slot] of this.keydir.slots()) {
       this.checkOpen()
-      const entry = this.keydir.get(name)
-      if (entry === undefined || entry.tombstone) continue
+      if (this.keydir.isTombstoneAt(slot)) continue
       const at = batch.keys.length * width
-      if (!this.keydir.takeDescription(name, width, batch.descriptions, at)) {
+      if (!this.keydir.takeDescriptionAt(slot, width, batch.descriptions, at)) {
         const key = Buffer.from(name, 'latin1')
+        const entry = this.keydir.get(name)
+        if (entry === undefined || entry.tombstone) continue
         try {
           const record = this.options.readMode === 'threadpool' ? await entry.segment.read(entry.offset, entry.size) : entry.segment.readNow(entry.offset, entry.size)
           batch.descriptions.set(describer.describe(key, this.checked(record, key, entry)), at)

@@ -153,8 +153,8 @@ async function loadByScan(context: LoadContext, segment: Segment): Promise<void>
     segment.size,
     (bytes, keyStart, record, offset) => {
       const key = bytes.toString('latin1', keyStart, keyStart + record.keyBytes)
-      const described = hint.add(record.flags, bytes, keyStart, record, offset)
-      keydir.set(key, segment, offset, record.size, record.flags === flagTombstone, described)
+      const describedAt = hint.add(record.flags, bytes, keyStart, record, offset)
+      keydir.set(key, segment, offset, record.size, record.flags === flagTombstone, describedAt < 0 ? undefined : hint.chunk, describedAt)
     },
     (offset, bytesSkipped) => logger({kind: 'corruptRecord', path: segment.path, offset, bytesSkipped}),
   )
