@@ -6,8 +6,9 @@
 //     dist/fast-get.js), which gives the command's own output and exit codes and hands
 //     anything it is unsure of back to oclif.
 //   - `dyn node start --config FILE`, exactly as `dyn cluster up/start` run it, starts the
-//     daemon straight from dist/daemon: a node's start-up is part of how long a restarted
-//     node is away, and oclif would add about a quarter of a second to it.
+//     daemon through bin/node-start.js (bundled into dist/node-start.js): a node's start-up
+//     is part of how long a restarted node is away, and oclif would add about a quarter of
+//     a second to it.
 // Everything else goes through oclif, which finds the command in oclif.manifest.json
 // (written by the build) and loads only that command's module.
 import {existsSync, readFileSync} from 'node:fs'
@@ -57,23 +58,6 @@ function nodeStartConfig() {
   return undefined
 }
 
-/** What src/commands/node/start.ts does without flags beyond --config, reporting errors as
- * its base command does (text mode). */
-async function fastNodeStart(configPath) {
-  const [{closeOnSignal, loadConfig, startDaemon}, {describeOtherError, errorText}] = await Promise.all([
-    import('../dist/daemon/index.js'),
-    import('../dist/cli/error-report.js'),
-  ])
-  try {
-    const daemon = await startDaemon(await loadConfig({configPath, overrides: {}}), {logFormat: 'text'})
-    await closeOnSignal(daemon)
-  } catch (error) {
-    const report = describeOtherError(error)
-    process.stderr.write(errorText(report))
-    process.exitCode = report.exitCode
-  }
-}
-
 const nodeStartConfigPath = nodeStartConfig()
 
 // Only the bare `dyn --version`: oclif also runs init hooks first (this program has none)
@@ -82,6 +66,7 @@ const nodeStartConfigPath = nodeStartConfig()
 if (argv.length === 1 && argv[0] === '--version' && !mayBeWsl()) {
   process.stdout.write(`${userAgent()}\n`)
 } else if (nodeStartConfigPath !== undefined) {
+  const {fastNodeStart} = await import('../dist/node-start.js')
   await fastNodeStart(nodeStartConfigPath)
 } else if (!(argv[0] === 'get' && (await fastGet()))) {
   const {execute} = await import('@oclif/core')
