@@ -80,24 +80,28 @@ export class Nemesis {
     }
   }
 
+  /** Pauses every node of the fault while their stores are copied, lets them run on, kills
+   * them all, puts the copies back and starts them again. */
   private async loseUnsynced(planned: PlannedFault, fault: Fault, running: () => boolean): Promise<void> {
-    const name = planned.nodes[0]!
-    const node = await this.entry(name)
-    const copy = join(this.options.scratchDir, `${name}-${fault.id}`)
-    await this.pause(name)
+    const nodes = await Promise.all(planned.nodes.map((name) => this.entry(name)))
+    const copyOf = (name: string): string => join(this.options.scratchDir, `${name}-${fault.id}`)
+    for (const node of nodes) await this.pause(node.name)
     try {
-      await copyPartitions(node.dataDir, copy)
+      for (const node of nodes) await copyPartitions(node.dataDir, copyOf(node.name))
       fault.snapshotMs = this.options.nowMs()
     } finally {
-      await this.resume(name)
+      for (const node of nodes) await this.resume(node.name)
     }
     await this.hold(planned.windowMs ?? 0, running)
-    await killNode({dir: this.options.dir, node: name})
+    // One after another: each kill rewrites cluster.json (cluster/lifecycle.ts).
+    for (const node of nodes) await killNode({dir: this.options.dir, node: node.name})
     fault.killMs = this.options.nowMs()
-    await restorePartitions(copy, node.dataDir)
-    await rm(copy, {recursive: true, force: true})
+    for (const node of nodes) {
+      await restorePartitions(copyOf(node.name), node.dataDir)
+      await rm(copyOf(node.name), {recursive: true, force: true})
+    }
     await this.hold(planned.durationMs, running)
-    await this.start(name)
+    for (const node of nodes) await this.start(node.name)
   }
 
   /** Undoes whatever is left: continues paused nodes, heals every cut and starts every node

@@ -6,13 +6,14 @@
 // Cleanup holds on every path, errors and Ctrl-C included: paused nodes are continued, and
 // a cluster this run started is stopped (its directory removed unless it was asked for).
 import {Buffer} from 'node:buffer'
+import {randomInt} from 'node:crypto'
 import {createWriteStream, type WriteStream} from 'node:fs'
 import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ConnectionPool, clientIdentity} from '../client/index.js'
-import {addressOf, clusterMembership, down, isNodeProcess, readClusterFileIfAny, startNode, up, type ClusterFile} from '../cluster/index.js'
+import {addressOf, clusterMembership, down, httpPortOffset, isNodeProcess, isPortFree, readClusterFileIfAny, startNode, up, type ClusterFile} from '../cluster/index.js'
 import {decodeObject, type StoredObject} from '../core/causality.js'
 import {DynError, exitCodes} from '../core/errors.js'
 import {merkleHashBytes} from '../core/merkle.js'
@@ -30,6 +31,10 @@ export const checkPartitionsDefault = 8
 
 /** How long to wait for the roots to agree after healing. */
 export const convergeTimeoutMsDefault = 60_000
+
+/** Where a check's own cluster looks for free ports, and how many base ports it tries. */
+const basePortRange = {min: 20_000, max: 31_000}
+const basePortAttempts = 20
 
 /** Pause between two convergence probes. */
 const convergePollMs = 500
@@ -182,7 +187,8 @@ async function openCluster(options: CheckOptions): Promise<OpenCluster> {
   }
   options.onProgress?.(`starting a ${options.nodes}-node cluster in ${dir}`)
   try {
-    await up({dir, nodes: options.nodes, n: 3, r: 2, w: 2, partitions: checkPartitionsDefault, sync, ...(options.basePort === undefined ? {} : {basePort: options.basePort})})
+    const basePort = options.basePort ?? (await freeBasePort(options.nodes))
+    await up({dir, nodes: options.nodes, n: 3, r: 2, w: 2, partitions: checkPartitionsDefault, sync, basePort})
   } catch (error) {
     if (removeDir) await rm(dir, {recursive: true, force: true})
     throw error
@@ -219,6 +225,20 @@ async function openExisting(dir: string, file: ClusterFile, options: CheckOption
   const current = (await readClusterFileIfAny(dir))!
   // An existing cluster is left running as it was found, healed.
   return {dir, file: current, started: false, unsyncedNodes, close: async () => {}}
+}
+
+/** A base port whose wire and HTTP ports are all free: a check's cluster must not meet a
+ * cluster someone runs on the default ports. Random below Linux's ephemeral range (32768
+ * and up), where a client connection's own port could hold a listening port. */
+async function freeBasePort(nodes: number): Promise<number> {
+  for (let attempt = 0; attempt < basePortAttempts; attempt++) {
+    const base = randomInt(basePortRange.min, basePortRange.max)
+    const ports = Array.from({length: nodes}, (_, index) => base + index).flatMap((port) => [port, port + httpPortOffset])
+    let free = true
+    for (const port of ports) if (!(await isPortFree('127.0.0.1', port))) free = false
+    if (free) return base
+  }
+  throw new DynError(`found no ${nodes} free pairs of ports after ${basePortAttempts} tries`, {code: 'PORT_IN_USE', suggestion: 'give free ports with --base-port'})
 }
 
 /** Keys of the run; on an existing cluster under a prefix of their own, so that earlier

@@ -34,7 +34,7 @@ export interface PlannedFault {
   readonly nodes: readonly string[]
   /** For a partition: the groups, every node in one. */
   readonly groups?: readonly (readonly string[])[]
-  /** For lose-unsynced: time from the copy of the store to the kill. */
+  /** For lose-unsynced: time from the copy of the stores to the kill. */
   readonly windowMs?: number
 }
 
@@ -77,8 +77,13 @@ function planOne(random: Random, kind: FaultKind, atMs: number, options: Schedul
       const groups = [order.slice(0, cut).sort(), order.slice(cut).sort()]
       return {kind, atMs, durationMs, nodes: [...options.nodes], groups}
     }
-    case 'lose-unsynced':
-      return {kind, atMs, durationMs: between(random, faultMsMin, faultMsMax / 2), nodes: [randomPick(random, options.unsyncedNodes)], windowMs: between(random, unsyncedWindowMsMin, unsyncedWindowMsMax)}
+    case 'lose-unsynced': {
+      // One node or several at once (a power cut of a rack): only when every replica that
+      // stored a write loses it is the write gone.
+      const count = 1 + randomInt(random, options.unsyncedNodes.length)
+      const nodes = shuffled(random, options.unsyncedNodes).slice(0, count).sort()
+      return {kind, atMs, durationMs: between(random, faultMsMin, faultMsMax / 2), nodes, windowMs: between(random, unsyncedWindowMsMin, unsyncedWindowMsMax)}
+    }
     default:
       return unreachable(kind)
   }

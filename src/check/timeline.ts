@@ -45,7 +45,7 @@ const faultColours: Readonly<Record<FaultKind, string>> = {
   kill: '#e53935',
   pause: '#fb8c00',
   partition: '#5e35b1',
-  'lose-unsynced': '#8e24aa',
+  'lose-unsynced': '#00897b',
 }
 
 export function renderTimeline(input: TimelineInput): string {

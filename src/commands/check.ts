@@ -80,7 +80,7 @@ export default class Check extends BaseCommand {
     history: Flags.string({description: 'history file to write, JSON lines (default: dyn-check-SEED.jsonl)'}),
     timeline: Flags.string({description: 'timeline to write, an SVG to open in a browser (default: dyn-check-SEED.svg)'}),
     dir: Flags.string({description: 'cluster directory: an existing local cluster is used (and left running), else one is started there and kept; default: a new one in a temporary directory, removed at the end'}),
-    'base-port': optionalRangeFlag({min: 1024, max: 64_000, description: 'first wire port of a cluster the check starts (default: that of dyn cluster up, 7001)'}),
+    'base-port': optionalRangeFlag({min: 1024, max: 64_000, description: 'first wire port of a cluster the check starts, HTTP ports 1000 above (default: a free range picked at random from 20000..31000)'}),
     sync: Flags.string({description: 'sync mode of a cluster the check starts: always, interval:MS or none (default: none with lose-unsynced, else always)'}),
     'siblings-max': rangeFlag({min: 1, max: 100, default: siblingsWarn, description: 'most siblings a read or a final copy may show'}),
     'converge-timeout': durationFlag({description: 'how long to wait after healing for the replicas to agree', min: 1_000, default: convergeTimeoutMsDefault}),
@@ -97,8 +97,11 @@ export default class Check extends BaseCommand {
     const timelinePath = resolve(flags.timeline ?? `dyn-check-${seed}.svg`)
     const replay = replayCommand(seed, flags)
     const interrupt = new AbortController()
-    const onSigint = (): void => interrupt.abort()
-    process.once('SIGINT', onSigint)
+    // Ctrl-C or SIGTERM ends the workload early; the run still heals, checks and cleans up
+    // (a second signal exits at once).
+    const onSignal = (): void => interrupt.abort()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     const quiet = this.jsonEnabled()
     if (!quiet) process.stderr.write(`dyn check: seed ${seed} (replay: ${replay})\n`)
     try {
@@ -124,7 +127,8 @@ export default class Check extends BaseCommand {
       if (!quiet) this.log(checkText(report, files, replay))
       return checkJson(report, files, replay)
     } finally {
-      process.removeListener('SIGINT', onSigint)
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
     }
   }
 }
