@@ -106,7 +106,8 @@ export function checkHistory(input: CheckInput): CheckResult {
   checkReads(input, puts, unions, violations)
   checkReplicas(input, unions, violations)
   const siblings = checkSiblings(input, violations)
-  const late = lateWrites(input.operations)
+  const gone = new Set([...writes.lost, ...writes.lostUnsynced])
+  const late = lateWrites(input.operations, gone)
   const list = violations.list()
   return {
     valid: list.length === 0,
@@ -280,9 +281,9 @@ function checkSiblings(input: CheckInput, violations: Violations): CheckResult['
 }
 
 /** Acknowledged puts that a get invoked after the acknowledgement missed (its context did
- * not cover the dot) before some later get saw them: sloppy quorums allow it (DESIGN §5),
- * so this is reported, not checked. Each put's scan stops at the first get that saw it. */
-function lateWrites(operations: readonly Operation[]): {operations: number[]; staleReads: number; lagMsMax: number} {
+ * not cover the dot) and that were not lost: sloppy quorums allow it (DESIGN §5), so this
+ * is reported, not checked. Each put's scan stops at the first get that saw it. */
+function lateWrites(operations: readonly Operation[], gone: ReadonlySet<number>): {operations: number[]; staleReads: number; lagMsMax: number} {
   const gets = groupBy(
     operations.filter((op) => op.kind === 'get' && op.outcome === 'ok').sort((a, b) => a.invokeMs - b.invokeMs),
     (op) => op.key,
@@ -291,7 +292,7 @@ function lateWrites(operations: readonly Operation[]): {operations: number[]; st
   const stale = new Set<number>()
   let lagMsMax = 0
   for (const put of operations) {
-    if (put.kind !== 'put' || put.outcome !== 'ok' || put.dot === undefined || put.completeMs === undefined) continue
+    if (put.kind !== 'put' || put.outcome !== 'ok' || put.dot === undefined || put.completeMs === undefined || gone.has(put.id)) continue
     const dot = put.dot
     let missed = false
     for (const get of gets.get(put.key) ?? []) {

@@ -95,12 +95,19 @@ export function renderTimeline(input: TimelineInput): string {
     const y = op.kind === 'get' ? lane + 3 : lane + laneHeightPx / 2 + 1
     parts.push(`<rect x="${fmt(start)}" y="${y}" width="${fmt(width)}" height="${laneHeightPx / 2 - 4}" fill="${opColour(op)}"><title>${escape(opTitle(op))}</title></rect>`)
   }
+  // A marker's word is left out when it would overlap the previous one in its lane.
+  const labelledUntil = new Map<string, number>()
+  const label = (client: string, at: number, word: string): string => {
+    if (at < (labelledUntil.get(client) ?? Number.NEGATIVE_INFINITY)) return ''
+    labelledUntil.set(client, at + word.length * 7 + 12)
+    return word
+  }
   for (const op of input.operations) {
     const lane = laneOf.get(op.client)
     if (lane === undefined || op.completeMs === undefined) continue
     const at = x(op.completeMs)
-    if (lost.has(op.id)) parts.push(marker(at, lane, colours.lost, `LOST: ${opTitle(op)}`, 'lost'))
-    else if (lostUnsynced.has(op.id)) parts.push(marker(at, lane, colours.lostUnsynced, `lost unsynced (allowed by --sync none): ${opTitle(op)}`, 'unsynced'))
+    if (lost.has(op.id)) parts.push(marker(at, lane, colours.lost, `LOST: ${opTitle(op)}`, label(op.client, at, 'lost')))
+    else if (lostUnsynced.has(op.id)) parts.push(marker(at, lane, colours.lostUnsynced, `lost unsynced (allowed by --sync none): ${opTitle(op)}`, label(op.client, at, 'unsynced')))
     else if (late.has(op.id)) parts.push(`<circle cx="${fmt(at)}" cy="${lane + laneHeightPx - 2}" r="2.5" fill="${colours.late}"><title>${escape(`late: a later read missed it. ${opTitle(op)}`)}</title></circle>`)
   }
   parts.push(...axis(endMs, x, axisTopPx))
@@ -180,7 +187,8 @@ function marker(at: number, lane: number, colour: string, title: string, label: 
   return (
     `<g><title>${escape(title)}</title><path d="M ${fmt(at - 5)} ${top - 8} L ${fmt(at + 5)} ${top - 8} L ${fmt(at)} ${top} Z" fill="${colour}"/>` +
     `<line x1="${fmt(at)}" y1="${top}" x2="${fmt(at)}" y2="${lane + laneHeightPx}" stroke="${colour}" stroke-width="1.5"/>` +
-    `<text x="${fmt(at + 6)}" y="${top - 1}" fill="${colour}" font-size="10" font-weight="bold">${label}</text></g>`
+    (label === '' ? '' : `<text x="${fmt(at + 6)}" y="${top - 1}" fill="${colour}" font-size="10" font-weight="bold">${label}</text>`) +
+    '</g>'
   )
 }
 

@@ -71,16 +71,11 @@ describe('dyn check', () => {
   })
 
   it('refuses bad flags with a usage error', async () => {
-    for (const args of [
-      ['--duration', '1s'],
-      ['--nodes', '2'],
-      ['--nemesis', 'kill,flood'],
-      ['--nemesis', 'lose-unsynced', '--sync', 'always'],
-      ['--clients', '0'],
-    ]) {
-      const run = await dyn(['check', ...args, '--json'])
-      expect(run.exitCode, `${args.join(' ')}: ${run.stdout}${run.stderr}`).toBe(2)
+    const cases = [['--duration', '1s'], ['--nodes', '2'], ['--nemesis', 'kill,flood'], ['--nemesis', 'lose-unsynced', '--sync', 'always'], ['--clients', '0']]
+    const runs = await Promise.all(cases.map((args) => dyn(['check', ...args, '--json'])))
+    runs.forEach((run, index) => {
+      expect(run.exitCode, `${cases[index]!.join(' ')}: ${run.stdout}${run.stderr}`).toBe(2)
       expect(json(run)).toMatchObject({error: {code: 'USAGE'}})
-    }
+    })
   })
 })
