@@ -26,7 +26,7 @@
 // operations that succeeded, during faults and overall), late writes (an acknowledged put
 // that a read invoked after the acknowledgement did not see) and the time to converge.
 import {Buffer} from 'node:buffer'
-import {covers, formatVersionVector, objectsEqual, syncAll, type Dot, type StoredObject} from '../core/causality.js'
+import {covers, formatVersionVector, mergeVersionVectors, objectsEqual, syncAll, type Dot, type StoredObject, type VersionVector} from '../core/causality.js'
 import {unreachable} from '../core/errors.js'
 import {fateOfWrite} from '../sim/contract.js'
 import type {Fault, Operation} from './history.js'
@@ -149,7 +149,12 @@ function checkWrites(input: CheckInput, puts: readonly Operation[], unions: Read
   const counts = {acknowledged: 0, present: 0, superseded: 0, lostUnsynced: 0, lost: 0}
   const lost: number[] = []
   const lostUnsynced: number[] = []
-  const byKey = groupBy(puts, (op) => op.key)
+  // Some context covers a dot exactly when their pointwise maximum does: one vector per key.
+  const contexts = new Map<string, VersionVector>()
+  for (const put of puts) {
+    if (put.outcome === 'fail' || put.context === undefined) continue
+    contexts.set(put.key, mergeVersionVectors(contexts.get(put.key) ?? [], put.context))
+  }
   const claimed = new Map<string, number>()
   for (const write of puts) {
     if (write.outcome !== 'ok' || write.dot === undefined) continue
@@ -161,7 +166,7 @@ function checkWrites(input: CheckInput, puts: readonly Operation[], unions: Read
     claimed.set(name, write.id)
     const union = unions.get(write.key)
     const fate = fateOfWrite(union, dot, {kind: 'value', value: write.value ?? ''}, {
-      superseded: () => (byKey.get(write.key) ?? []).some((other) => other.outcome !== 'fail' && other.context !== undefined && covers(other.context, dot)),
+      superseded: () => covers(contexts.get(write.key) ?? [], dot),
       excused: () => lostUnsyncedEverywhere(write, input.faults),
     })
     const describe = `op${write.id} put ${write.value ?? ''} by ${write.client} via ${write.node}, acknowledged with dot ${formatDot(dot)} at ${write.completeMs ?? '?'} ms`

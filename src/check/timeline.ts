@@ -24,7 +24,7 @@ export interface TimelineInput {
 const widthPx = 1400
 const leftPx = 110
 const rightPx = 24
-const topPx = 112
+const topPx = 124
 const laneHeightPx = 26
 const laneGapPx = 6
 const axisHeightPx = 34
@@ -64,12 +64,17 @@ export function renderTimeline(input: TimelineInput): string {
   )
   parts.push(...header(input))
   parts.push(...phaseBands(input.phases, x, topPx - 8, axisTopPx))
+  // Fault names above the lanes, on the upper row when the lower one is taken there.
+  const rowFreeFrom = [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]
   for (const fault of input.faults) {
     const start = x(fault.startMs)
     const width = Math.max(2, x(fault.endMs ?? endMs) - start)
     const colour = faultColours[fault.kind]
+    const name = shortFault(fault)
     parts.push(`<rect x="${fmt(start)}" y="${topPx - 8}" width="${fmt(width)}" height="${clientsBottomPx - topPx + 8}" fill="${colour}" fill-opacity="0.10"><title>${escape(faultTitle(fault))}</title></rect>`)
-    parts.push(`<text x="${fmt(start + 2)}" y="${topPx - 12}" fill="${colour}" font-size="10">${escape(shortFault(fault))}</text>`)
+    const row = start >= rowFreeFrom[1]! ? 1 : start >= rowFreeFrom[0]! ? 0 : 1
+    rowFreeFrom[row] = start + name.length * 5.6 + 8
+    parts.push(`<text x="${fmt(start + 2)}" y="${topPx - 11 - (1 - row) * 12}" fill="${colour}" font-size="10">${escape(name)}</text>`)
   }
   input.clients.forEach((client, index) => {
     const y = clientLane(index)
@@ -95,7 +100,8 @@ export function renderTimeline(input: TimelineInput): string {
     const y = op.kind === 'get' ? lane + 3 : lane + laneHeightPx / 2 + 1
     parts.push(`<rect x="${fmt(start)}" y="${y}" width="${fmt(width)}" height="${laneHeightPx / 2 - 4}" fill="${opColour(op)}"><title>${escape(opTitle(op))}</title></rect>`)
   }
-  // A marker's word is left out when it would overlap the previous one in its lane.
+  // A lost write's marker says so, unless the word would overlap the previous one in its
+  // lane; the many markers of writes lost unsynced go without (the legend names them).
   const labelledUntil = new Map<string, number>()
   const label = (client: string, at: number, word: string): string => {
     if (at < (labelledUntil.get(client) ?? Number.NEGATIVE_INFINITY)) return ''
@@ -107,7 +113,7 @@ export function renderTimeline(input: TimelineInput): string {
     if (lane === undefined || op.completeMs === undefined) continue
     const at = x(op.completeMs)
     if (lost.has(op.id)) parts.push(marker(at, lane, colours.lost, `LOST: ${opTitle(op)}`, label(op.client, at, 'lost')))
-    else if (lostUnsynced.has(op.id)) parts.push(marker(at, lane, colours.lostUnsynced, `lost unsynced (allowed by --sync none): ${opTitle(op)}`, label(op.client, at, 'unsynced')))
+    else if (lostUnsynced.has(op.id)) parts.push(marker(at, lane, colours.lostUnsynced, `lost unsynced (allowed by --sync none): ${opTitle(op)}`, ''))
     else if (late.has(op.id)) parts.push(`<circle cx="${fmt(at)}" cy="${lane + laneHeightPx - 2}" r="2.5" fill="${colours.late}"><title>${escape(`late: a later read missed it. ${opTitle(op)}`)}</title></circle>`)
   }
   parts.push(...axis(endMs, x, axisTopPx))
@@ -147,7 +153,7 @@ function header(input: TimelineInput): string[] {
     lines.push(`<rect x="${legendX}" y="70" width="14" height="10" fill="${faultColours[kind]}" fill-opacity="0.35"/><text x="${legendX + 18}" y="79" fill="${colours.text}" font-size="11">${kind}</text>`)
     legendX += 26 + kind.length * 6.2
   }
-  lines.push(`<text x="8" y="${topPx - 14}" fill="${colours.text}" font-weight="bold">clients</text>`)
+  lines.push(`<text x="8" y="${topPx - 16}" fill="${colours.text}" font-weight="bold">clients</text>`)
   lines.push(`<text x="8" y="${topPx - 3}" fill="#616161" font-size="9">reads above, writes below</text>`)
   return lines
 }
@@ -173,7 +179,7 @@ function nodeFault(fault: Fault, node: string, x: (ms: number) => number, y: num
   const marks = [
     `<rect x="${fmt(start)}" y="${y + 3}" width="${fmt(Math.max(2, end - start))}" height="${laneHeightPx - 6}" fill="${colour}" fill-opacity="0.35" stroke="${colour}"><title>${escape(faultTitle(fault))}</title></rect>`,
   ]
-  if (end - start > label.length * 6) marks.push(`<text x="${fmt(start + 3)}" y="${y + laneHeightPx / 2 + 4}" fill="${colours.text}" font-size="10">${escape(label)}</text>`)
+  if (end - start > label.length * 6) marks.push(`<text x="${fmt(start + 6)}" y="${y + laneHeightPx / 2 + 4}" fill="${colours.text}" font-size="10">${escape(label)}</text>`)
   if (fault.kind === 'lose-unsynced' && fault.snapshotMs !== undefined && fault.killMs !== undefined) {
     // The writes this node stored between the copy and the kill are the ones it loses.
     marks.push(`<line x1="${fmt(x(fault.snapshotMs))}" y1="${y + 1}" x2="${fmt(x(fault.snapshotMs))}" y2="${y + laneHeightPx - 1}" stroke="${colour}" stroke-width="2"><title>store copied</title></line>`)
