@@ -90,6 +90,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   try {
     await mkdir(resolve(options.historyPath, '..'), {recursive: true})
     history = createWriteStream(options.historyPath)
+    let historyError: Error | undefined
+    history.on('error', (error) => (historyError ??= error))
     const log = (event: HistoryEvent): void => void history!.write(historyLine(event))
     const startedMs = performance.now()
     const nowMs = (): number => Math.round(performance.now() - startedMs)
@@ -143,6 +145,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     const final = await readFinal(cluster, ring, keys)
     phases.finalReadMs = nowMs()
     log({type: 'phase', phase: 'finalReadMs', atMs: phases.finalReadMs})
+    if (historyError !== undefined) throw new DynError(`could not write the history to ${options.historyPath}: ${historyError.message}`, {code: 'HISTORY_UNWRITABLE', suggestion: 'give --history a file in a writable directory'})
     const result = checkHistory({operations, faults, copies: final.copies, unreadable: final.unreadable, convergence, siblingsMax: options.siblingsMax})
     return {
       seed: options.seed,
@@ -160,7 +163,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     }
   } finally {
     nemesis?.resumeAll()
-    if (history !== undefined) await new Promise<void>((done) => history!.end(done))
+    if (history !== undefined && !history.destroyed) await new Promise<void>((done) => history!.end(done))
     await rm(scratchDir, {recursive: true, force: true})
     await cluster.close()
   }

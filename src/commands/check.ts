@@ -1,6 +1,6 @@
 import {randomInt} from 'node:crypto'
-import {writeFile} from 'node:fs/promises'
-import {resolve} from 'node:path'
+import {mkdir, writeFile} from 'node:fs/promises'
+import {dirname, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {optionalRangeFlag, rangeFlag} from '../cli/flags.js'
@@ -95,6 +95,9 @@ export default class Check extends BaseCommand {
     }
     const historyPath = resolve(flags.history ?? `dyn-check-${seed}.jsonl`)
     const timelinePath = resolve(flags.timeline ?? `dyn-check-${seed}.svg`)
+    // The files' folders first: a run of minutes must not end in a path error.
+    await mkdir(dirname(historyPath), {recursive: true})
+    await mkdir(dirname(timelinePath), {recursive: true})
     const replay = replayCommand(seed, flags)
     const interrupt = new AbortController()
     // Ctrl-C or SIGTERM ends the workload early; the run still heals, checks and cleans up
