@@ -71,6 +71,8 @@ export interface Fault {
    * killed; writes it stored between the two are gone. */
   snapshotMs?: number
   killMs?: number
+  /** Set when the fault could not be carried out as planned (the run went on). */
+  error?: string
 }
 
 /** The phases of a run after the workload: healing and waiting for the replicas. */

@@ -15,7 +15,7 @@ import {cp, readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {heal, isNodeProcess, killNode, partition, readClusterFile, startNode, type NodeEntry} from '../cluster/index.js'
-import {unreachable} from '../core/errors.js'
+import {DynError, unreachable} from '../core/errors.js'
 import type {Fault} from './history.js'
 import type {PlannedFault} from './schedule.js'
 
@@ -74,6 +74,12 @@ export class Nemesis {
         default:
           unreachable(planned.kind)
       }
+    } catch (error) {
+      // A fault that could not be carried out (a node that did not come back, a cut one
+      // node was not told) is recorded and the run goes on; healing at the end tries again,
+      // and fails the run if a node still does not start.
+      if (!(error instanceof DynError)) throw error
+      fault.error = `${error.code}: ${error.message}`
     } finally {
       fault.endMs = this.options.nowMs()
       this.options.onFault('end', fault)

@@ -69,7 +69,10 @@ export function checkText(report: CheckReport, files: CheckFiles, replay: string
   const kinds = new Map<string, number>()
   for (const fault of report.faults) kinds.set(fault.kind, (kinds.get(fault.kind) ?? 0) + 1)
   lines.push(`nemesis   ${report.faults.length === 0 ? 'no faults' : [...kinds].map(([kind, count]) => `${count} ${kind}`).join(', ')}`)
-  for (const fault of report.faults) lines.push(`            ${(fault.startMs / 1000).toFixed(1).padStart(6)} s – ${((fault.endMs ?? fault.startMs) / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}`)
+  for (const fault of report.faults) {
+    const error = fault.error === undefined ? '' : `  (not carried out as planned: ${fault.error})`
+    lines.push(`            ${(fault.startMs / 1000).toFixed(1).padStart(6)} s – ${((fault.endMs ?? fault.startMs) / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}${error}`)
+  }
   lines.push('')
   for (const check of result.checks) lines.push(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name}${check.ok ? '' : ` (${check.violations})`}`)
   lines.push('')
