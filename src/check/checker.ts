@@ -7,8 +7,8 @@
 // No acknowledged write lost (DESIGN §3). Let U(k) be the sync of every primary's copy of
 // key k. Every put acknowledged with dot d must be
 //   - present: U(k) holds a sibling with dot d and the put's value, or
-//   - superseded: U(k)'s version vector covers d and some put of k, whatever its outcome
-//     (a write that timed out may have been applied), was sent with a context covering d.
+//   - superseded: U(k)'s version vector covers d and some put of k that did not certainly
+//     fail (a write that timed out may have been applied) was sent with a context covering d.
 //     Only a write whose context covered a dot may drop its sibling (docs/causality.md), so
 //     without the ledger the simulator has, any such write explains the dot's absence; or
 //   - lost unsynced (only with the lose-unsynced fault): every primary that acknowledged

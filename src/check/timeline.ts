@@ -72,7 +72,10 @@ export function renderTimeline(input: TimelineInput): string {
     const colour = faultColours[fault.kind]
     const name = shortFault(fault)
     parts.push(`<rect x="${fmt(start)}" y="${topPx - 8}" width="${fmt(width)}" height="${clientsBottomPx - topPx + 8}" fill="${colour}" fill-opacity="0.10"><title>${escape(faultTitle(fault))}</title></rect>`)
-    const row = start >= rowFreeFrom[1]! ? 1 : start >= rowFreeFrom[0]! ? 0 : 1
+    // Where neither row is free (many faults in a long run) the name is left to the
+    // tooltip and the node lanes.
+    const row = start >= rowFreeFrom[1]! ? 1 : start >= rowFreeFrom[0]! ? 0 : undefined
+    if (row === undefined) continue
     rowFreeFrom[row] = start + name.length * 5.6 + 8
     parts.push(`<text x="${fmt(start + 2)}" y="${topPx - 11 - (1 - row) * 12}" fill="${colour}" font-size="10">${escape(name)}</text>`)
   }
