@@ -182,7 +182,9 @@ function nodeFault(fault: Fault, node: string, x: (ms: number) => number, y: num
   const marks = [
     `<rect x="${fmt(start)}" y="${y + 3}" width="${fmt(Math.max(2, end - start))}" height="${laneHeightPx - 6}" fill="${colour}" fill-opacity="0.35" stroke="${colour}"><title>${escape(faultTitle(fault))}</title></rect>`,
   ]
-  if (end - start > label.length * 6) marks.push(`<text x="${fmt(start + 6)}" y="${y + laneHeightPx / 2 + 4}" fill="${colours.text}" font-size="10">${escape(label)}</text>`)
+  // A lose-unsynced fault's name goes right of its kill line, clear of the copy's line.
+  const labelAt = fault.kind === 'lose-unsynced' && fault.killMs !== undefined ? x(fault.killMs) + 4 : start + 4
+  if (end - labelAt > label.length * 6) marks.push(`<text x="${fmt(labelAt)}" y="${y + laneHeightPx / 2 + 4}" fill="${colours.text}" font-size="10">${escape(label)}</text>`)
   if (fault.kind === 'lose-unsynced' && fault.snapshotMs !== undefined && fault.killMs !== undefined) {
     // The writes this node stored between the copy and the kill are the ones it loses.
     marks.push(`<line x1="${fmt(x(fault.snapshotMs))}" y1="${y + 1}" x2="${fmt(x(fault.snapshotMs))}" y2="${y + laneHeightPx - 1}" stroke="${colour}" stroke-width="2"><title>store copied</title></line>`)
