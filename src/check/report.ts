@@ -1,7 +1,10 @@
 // What `dyn check` prints: the JSON document of `--json` (docs/cli.md, `dyn check`) and the
 // summary a person reads. Both are built from the run's report (run.ts) alone.
-import type {Availability} from './checker.js'
+import {violationsPerCheckMax, type Availability} from './checker.js'
 import {describeFault, type CheckReport} from './run.js'
+
+/** Violations the summary lists; the JSON has up to violationsPerCheckMax per check. */
+const violationsShownMax = 10
 
 /** Version of the `dyn check --json` document. */
 export const checkShapeVersion = 1
@@ -84,7 +87,9 @@ export function checkText(report: CheckReport, files: CheckFiles, replay: string
   if (result.violations.length > 0) {
     lines.push('')
     lines.push('violations:')
-    for (const violation of result.violations) lines.push(`  [${violation.check}]${violation.key === undefined ? '' : ` key ${violation.key}:`} ${violation.detail}`)
+    for (const violation of result.violations.slice(0, violationsShownMax)) lines.push(`  [${violation.check}]${violation.key === undefined ? '' : ` key ${violation.key}:`} ${violation.detail}`)
+    const more = result.checks.reduce((sum, check) => sum + check.violations, 0) - Math.min(result.violations.length, violationsShownMax)
+    if (more > 0) lines.push(`  ... and ${more} more (--json lists up to ${violationsPerCheckMax} per check)`)
   }
   lines.push('')
   lines.push(`history   ${files.history}`)

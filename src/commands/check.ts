@@ -137,17 +137,26 @@ export default class Check extends BaseCommand {
 }
 
 /** The command line that runs the same schedule again. */
-function replayCommand(seed: number, flags: {duration: number; nodes: number; clients: number; keys: number; nemesis: readonly FaultKind[]; dir?: string | undefined; sync?: string | undefined}): string {
+function replayCommand(
+  seed: number,
+  flags: {duration: number; nodes: number; clients: number; keys: number; nemesis: readonly FaultKind[]; dir?: string | undefined; sync?: string | undefined; 'siblings-max': number; 'converge-timeout': number},
+): string {
   const parts = [
     'dyn check',
     `--seed ${seed}`,
-    `--duration ${flags.duration % 1000 === 0 ? `${flags.duration / 1000}s` : `${flags.duration}ms`}`,
+    `--duration ${durationText(flags.duration)}`,
     `--nodes ${flags.nodes}`,
     `--clients ${flags.clients}`,
     `--keys ${flags.keys}`,
     `--nemesis ${flags.nemesis.length === 0 ? 'none' : flags.nemesis.join(',')}`,
   ]
   if (flags.sync !== undefined) parts.push(`--sync ${flags.sync}`)
+  if (flags['siblings-max'] !== siblingsWarn) parts.push(`--siblings-max ${flags['siblings-max']}`)
+  if (flags['converge-timeout'] !== convergeTimeoutMsDefault) parts.push(`--converge-timeout ${durationText(flags['converge-timeout'])}`)
   if (flags.dir !== undefined) parts.push(`--dir ${flags.dir}`)
   return parts.join(' ')
+}
+
+function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
