@@ -7,9 +7,9 @@
 //
 // It starts a one-node local cluster from the built program, stops it, fills its data
 // directory directly through the log store (objects encoded as the node stores them, one
-// sibling each, in the partition of their key), then starts the node from its config three
-// times (`dyn node start`, as `cluster start` does, but without its 30 s wait) and times
-// each start until /health answers.
+// sibling each, in the partition of their key, hint files described as a node writes them),
+// then starts the node from its config three times (`dyn node start --config`, as `cluster
+// start` does, but without its 30 s wait) and times each start until /health answers.
 import {execFileSync, spawn} from 'node:child_process'
 import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -17,6 +17,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {applyPut, encodeObject, emptyVersionVector} from '../src/core/causality.js'
 import {partitionOfKey} from '../src/core/hash.js'
+import {objectDescriber} from '../src/node/descriptions.js'
 import {LogStore, type Partition} from '../src/store/index.js'
 
 const argument = (name: string, fallback: number): number => {
@@ -42,7 +43,8 @@ const log = (line: string): void => {
 }
 
 async function fill(dataDir: string): Promise<void> {
-  const store = await LogStore.open({dir: dataDir, sync: 'none'})
+  // With the node's describer, as a node writes its hint files (descriptions.ts).
+  const store = await LogStore.open({dir: dataDir, sync: 'none', describer: objectDescriber})
   const partitions = new Map<number, Partition>()
   for (let p = 0; p < partitionCount; p++) partitions.set(p, await store.openPartition(p))
   const value = new Uint8Array(valueBytes).fill(0x61)

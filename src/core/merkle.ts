@@ -85,10 +85,15 @@ export function segmentOf(key: MerkleKey, segments: number = merkleSegmentsDefau
   return segmentIn(key, merkleShape(segments))
 }
 
-function segmentIn(key: MerkleKey, shape: MerkleShape): number {
+/** The low 32 bits of MD5(key), from which a tree of any shape takes its segment (the
+ * low log2(segments) bits): kept with a key, they spare hashing it again. */
+export function segmentBits(key: MerkleKey): number {
   // One-shot `hash` (Node >= 20.12): no Hash object per call, on every write's path.
-  const digest = hash('md5', keyBytes(key), 'buffer')
-  return digest.readUInt32BE(merkleHashBytes - 4) & (shape.segments - 1)
+  return hash('md5', keyBytes(key), 'buffer').readUInt32BE(merkleHashBytes - 4)
+}
+
+function segmentIn(key: MerkleKey, shape: MerkleShape): number {
+  return segmentBits(key) & (shape.segments - 1)
 }
 
 /** The hash one key at one version contributes to its segment. */
@@ -101,9 +106,9 @@ export function entryHash(key: MerkleKey, versionDigest: Uint8Array): Uint8Array
   return hash('md5', input, 'buffer')
 }
 
-function xorInto(target: Uint8Array, index: number, hash: Uint8Array): void {
+function xorInto(target: Uint8Array, index: number, hash: Uint8Array, hashAt = 0): void {
   const offset = index * merkleHashBytes
-  for (let i = 0; i < merkleHashBytes; i++) target[offset + i]! ^= hash[i]!
+  for (let i = 0; i < merkleHashBytes; i++) target[offset + i]! ^= hash[hashAt + i]!
 }
 
 function hashAt(level: Uint8Array, index: number): Uint8Array {
@@ -149,10 +154,22 @@ export class MerkleTree {
     const delta = new Uint8Array(merkleHashBytes)
     if (oldDigest !== undefined) xorInto(delta, 0, entryHash(key, oldDigest))
     if (newDigest !== undefined) xorInto(delta, 0, entryHash(key, newDigest))
-    const segment = this.segmentOf(key)
-    xorInto(this.leafLevel, segment, delta)
-    xorInto(this.branchLevel, Math.floor(segment / this.shape.branchWidth), delta)
-    xorInto(this.rootLevel, 0, delta)
+    this.toggle(this.segmentOf(key), delta)
+  }
+
+  /** The segment of a key whose segmentBits are `bits`. */
+  segmentOfBits(bits: number): number {
+    return bits & (this.shape.segments - 1)
+  }
+
+  /** Adds, or removes when it is in, one contribution to a segment (XOR): the entryHash of
+   * a key at a version (the 16 bytes at `hashAt` of `hash`), for a caller that keeps entry
+   * hashes and segments itself; `update` is this with both computed. */
+  toggle(segment: number, hash: Uint8Array, hashAt = 0): void {
+    assert(Number.isInteger(segment) && segment >= 0 && segment < this.shape.segments, 'a segment index is inside the tree')
+    xorInto(this.leafLevel, segment, hash, hashAt)
+    xorInto(this.branchLevel, Math.floor(segment / this.shape.branchWidth), hash, hashAt)
+    xorInto(this.rootLevel, 0, hash, hashAt)
   }
 
   root(): Uint8Array {

@@ -15,6 +15,7 @@
 // Until step 5, /health answers 503 so that probes see the node going away.
 import {Buffer} from 'node:buffer'
 import {randomInt} from 'node:crypto'
+import {statfsSync} from 'node:fs'
 import {DynError, unreachable} from '../core/errors.js'
 import {failure, messageTypes, parseRequest, type MessageType} from '../core/protocol.js'
 import {SeededRandom} from '../core/random.js'
@@ -276,6 +277,14 @@ class RunningDaemon implements Daemon {
       dataDir: config.dataDir,
       store: store.totals(),
       connections: {incoming: this.wire.connections.size, peers: this.transport.openConnections},
+      // The background work `dyn top` and operators watch: who is suspected or cut off, the
+      // hints held for others and how many were delivered, anti-entropy's progress, handoffs.
+      health: {suspects: this.node.health.suspects()},
+      faults: {cut: [...this.node.faults.cut]},
+      hints: {pending: this.node.hints.pending, delivered: this.node.hints.delivered},
+      antiEntropy: antiEntropyJson(this.node.antiEntropy),
+      handoffs: this.node.handoff.status(),
+      process: processJson(config.dataDir),
     }
   }
 
@@ -299,7 +308,56 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_store_synced_records_total', help: 'Writes (records) those syncs made durable: divided by syncs, the batching.', value: totals.syncedRecords, counter: true},
       {name: 'dyn_object_writes_total', help: 'Persists of local copies (coordinator writes, replica merges, repairs).', value: combined.persists, counter: true},
       {name: 'dyn_object_changes_total', help: 'Changes those persists carried: above writes when queued writes of one key were combined.', value: combined.changes, counter: true},
+      ...this.backgroundGauges(),
+      ...processGauges(process.memoryUsage(), diskFreeBytes(this.parts.config.dataDir)),
     ]
+  }
+
+  /** Failure detection, faults, hints, anti-entropy and handoffs. */
+  private backgroundGauges(): Gauge[] {
+    const {health, faults, hints, antiEntropy, handoff} = this.node
+    const handoffs = handoff.status()
+    return [
+      {name: 'dyn_suspects', help: 'Peers this node currently suspects (missed heartbeats or timed-out requests).', value: health.suspects().length},
+      {name: 'dyn_fault_cut_peers', help: 'Peers a fault injection (dyn cluster partition) cut this node off from.', value: faults.cut.length},
+      {name: 'dyn_hints_pending', help: 'Hints this node holds for other primaries, not yet delivered.', value: hints.pending},
+      {name: 'dyn_hints_delivered_total', help: 'Hints delivered to and acknowledged by their recipients.', value: hints.delivered, counter: true},
+      {name: 'dyn_anti_entropy_exchanges_total', help: 'Anti-entropy exchanges finished: one partition compared with one peer.', value: antiEntropy.stats.exchanges, counter: true},
+      {name: 'dyn_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy synced (fetched, merged or pushed).', value: antiEntropy.stats.keysRepaired, counter: true},
+      {name: 'dyn_anti_entropy_failures_total', help: 'Anti-entropy exchanges that failed (a peer timed out or refused).', value: antiEntropy.stats.failures, counter: true},
+      {name: 'dyn_anti_entropy_queued', help: 'Exchanges waiting in the priority queue (a returned peer, a finished handoff).', value: antiEntropy.queued},
+      {name: 'dyn_handoffs_active', help: 'Partitions this node is handing off to their new owners.', value: handoffs.length},
+      {name: 'dyn_handoff_keys_sent', help: 'Keys sent so far by the handoffs in progress.', value: handoffs.reduce((sum, task) => sum + task.keysSent, 0)},
+    ]
+  }
+}
+
+function antiEntropyJson(antiEntropy: Node['antiEntropy']): unknown {
+  const {exchanges, keysRepaired, failures} = antiEntropy.stats
+  return {exchanges, keysRepaired, failures, queued: antiEntropy.queued}
+}
+
+function processJson(dataDir: string): unknown {
+  const memory = process.memoryUsage()
+  return {rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, diskFreeBytes: diskFreeBytes(dataDir) ?? null}
+}
+
+function processGauges(memory: NodeJS.MemoryUsage, diskFree: number | undefined): Gauge[] {
+  return [
+    {name: 'dyn_process_resident_memory_bytes', help: 'Resident memory of the node process.', value: memory.rss},
+    {name: 'dyn_process_heap_used_bytes', help: 'JavaScript heap in use.', value: memory.heapUsed},
+    ...(diskFree === undefined ? [] : [{name: 'dyn_disk_free_bytes', help: 'Bytes free to this process on the file system of the data directory.', value: diskFree}]),
+  ]
+}
+
+/** Bytes an unprivileged writer may still use on the file system holding `path`; undefined
+ * when the file system cannot be asked. One statfs call: microseconds, fine at scrape time. */
+function diskFreeBytes(path: string): number | undefined {
+  try {
+    const stats = statfsSync(path)
+    return stats.bavail * stats.bsize
+  } catch {
+    return undefined
   }
 }
 

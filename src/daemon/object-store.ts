@@ -3,7 +3,8 @@
 // that a request never pays for recovery twice. Partitions already on disk are opened at
 // start (recoverAll), which surfaces torn or corrupt records in the log before serving and
 // makes their keys count in /status from the first moment.
-import type {ObjectStore} from '../node/ports.js'
+import {objectDescriber} from '../node/descriptions.js'
+import type {DescribedBatch, ObjectStore} from '../node/ports.js'
 import {LogStore, type Partition, type PartitionStats, type StoreEvent, type SyncMode} from '../store/index.js'
 import {valueBytesMaxCeiling} from '../core/limits.js'
 
@@ -31,6 +32,9 @@ export interface LogObjectStoreOptions {
   logger?: (event: StoreEvent) => void
 }
 
+/** Partitions recoverAll opens concurrently. */
+const partitionsOpenedAtOnce = 4
+
 export class LogObjectStore implements ObjectStore {
   private readonly store: LogStore
   /** Partitions open so far, for statistics (the LogStore keeps them open). */
@@ -48,6 +52,9 @@ export class LogObjectStore implements ObjectStore {
       // The store holds encoded objects (every sibling of a key), not single client values:
       // the node enforces the client value limit, the frame limit bounds the object.
       valueBytesMax: valueBytesMaxCeiling,
+      // Hint files describe every object (descriptions.ts), so that the node indexes a
+      // partition at start without reading its values.
+      describer: objectDescriber,
       ...(options.logger === undefined ? {} : {logger: options.logger}),
     })
     return new LogObjectStore(store)
@@ -57,10 +64,17 @@ export class LogObjectStore implements ObjectStore {
     return this.store.dir
   }
 
-  /** Opens every partition present on disk; resolves with how many. */
+  /** Opens every partition present on disk; resolves with how many. A few open at once:
+   * opening is mostly CPU (indexing hints), but each also waits on small file operations
+   * (listing, opening, a directory fsync for its new active segment) that the others'
+   * indexing can fill. */
   async recoverAll(): Promise<number> {
     const indexes = await this.store.partitionsOnDisk()
-    for (const index of indexes) await this.partition(index)
+    let next = 0
+    const opener = async (): Promise<void> => {
+      while (next < indexes.length) await this.partition(indexes[next++]!)
+    }
+    await Promise.all(Array.from({length: Math.min(partitionsOpenedAtOnce, indexes.length)}, opener))
     return indexes.length
   }
 
@@ -78,6 +92,14 @@ export class LogObjectStore implements ObjectStore {
 
   async *entries(partition: number): AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}> {
     yield* (await this.partition(partition)).entries()
+  }
+
+  async *keys(partition: number): AsyncIterable<Uint8Array> {
+    yield* (await this.partition(partition)).keys()
+  }
+
+  async *described(partition: number): AsyncIterable<DescribedBatch> {
+    yield* (await this.partition(partition)).described()
   }
 
   async partitions(): Promise<number[]> {

@@ -149,7 +149,7 @@ export class Handoff {
     const {objects} = this.options
     if (task.keys === undefined) {
       const keys: Uint8Array[] = []
-      for await (const {key} of objects.entries(task.partition)) keys.push(key)
+      for await (const key of objects.keys(task.partition)) keys.push(key)
       task.keys = keys
       task.next = 0
       task.state = 'sending'

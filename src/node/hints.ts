@@ -12,7 +12,7 @@ import {Buffer} from 'node:buffer'
 import {partitionCountMax} from '../core/ring.js'
 import type {Background} from './background.js'
 import type {Health} from './health.js'
-import type {LocalObjects} from './objects.js'
+import {keysOf, type LocalObjects} from './objects.js'
 import type {ObjectStore, Transport} from './ports.js'
 
 /** The store partition holding hint records: the first index past any ring's partitions. */
@@ -73,17 +73,24 @@ export class Hints {
   private delivering = false
   /** Hints recorded and not yet delivered, for status and metrics; counted from the store at start. */
   private pendingCount = 0
+  /** Hints settled by a delivery the recipients acknowledged since the node started: how fast
+   * the hints held here drain (status and metrics). */
+  private deliveredCount = 0
 
   constructor(private readonly options: HintsOptions) {}
 
   async load(): Promise<void> {
     let count = 0
-    for await (const _ of this.options.store.entries(hintsPartition)) count++
+    for await (const _ of keysOf(this.options.store, hintsPartition)) count++
     this.pendingCount = count
   }
 
   get pending(): number {
     return this.pendingCount
+  }
+
+  get delivered(): number {
+    return this.deliveredCount
   }
 
   /** Records that this node holds `key` of `partition` for `target`. Durable when it resolves. */
@@ -155,6 +162,7 @@ export class Hints {
     return objects.exclusive(hint.partition, hint.key, async (current, remove) => {
       if (current === undefined || Buffer.compare(current, bytes) !== 0) return true
       await this.forget(encodeHintKey(hint))
+      this.deliveredCount++
       if (!this.options.replicates(hint.partition) && !(await this.heldForOthers(hint))) await remove()
       return true
     })

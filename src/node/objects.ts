@@ -14,25 +14,22 @@
 //
 // And it keeps the index of conflicted keys (conflicts.ts) the same way: built at load, kept
 // on every write, removal and drop, so `kv.conflicts` lists them without reading the store.
+//
+// Each key's index entry is its description (descriptions.ts: digest, Merkle entry hash and
+// segment bits, sibling flags). At load the store hands those over without reading values
+// where it keeps them (the log store's hint files), so a node with a million keys indexes
+// them in about a second; only conflicted keys are read, for their dots.
 import {Buffer} from 'node:buffer'
 import {hash} from 'node:crypto'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
-import {MerkleTree, merkleSegmentsDefault} from '../core/merkle.js'
+import {merkleSegmentsDefault, type MerkleTree} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
-import type {Clock, ObjectStore} from './ports.js'
+import {descriptionBytes, describeObject, flagConflicted, flagsAt, flagTombstoneOnly, flagUnframed} from './descriptions.js'
+import {PartitionIndex} from './object-index.js'
+import type {Clock, DescribedBatch, ObjectStore} from './ports.js'
 import {WriteCombiner, type UpdateResult as CombinedResult} from './write-combiner.js'
 
-interface IndexEntry {
-  readonly digest: Uint8Array
-  readonly segment: number
-}
-
-export interface PartitionIndex {
-  readonly tree: MerkleTree
-  /** Version digest and tree segment of every key in the partition, by key as a latin1 string. */
-  readonly keys: Map<string, IndexEntry>
-}
-
+/** The version digest of stored bytes (descriptions.ts keeps it too). */
 export function digestOf(encoded: Uint8Array): Uint8Array {
   return new Uint8Array(hash('md5', encoded, 'buffer'))
 }
@@ -91,11 +88,11 @@ export class LocalObjects {
   async load(partitions: readonly number[]): Promise<void> {
     for (const partition of partitions) {
       const index = this.createIndex(partition)
-      for await (const {key, value} of this.store.entries(partition)) {
-        this.indexKey(index, key, digestOf(value))
-        const object = decodeObject(value)
-        this.trackTombstone(partition, key, isTombstoneOnly(object))
-        this.conflicted.track(partition, keyName(key), object)
+      for await (const batch of describedEntries(this.store, partition)) {
+        for (let i = 0; i < batch.keys.length; i++) {
+          const name = batch.keys[i]!
+          if (this.loadKey(partition, index, name, batch.descriptions, i * descriptionBytes)) await this.loadConflict(partition, name)
+        }
       }
     }
   }
@@ -128,9 +125,10 @@ export class LocalObjects {
       persist: async (after: StoredObject) => {
         const encoded = encodeObject(after)
         await this.store.put(partition, key, encoded)
-        this.indexKey(this.index(partition), key, digestOf(encoded))
-        this.trackTombstone(partition, key, isTombstoneOnly(after))
-        this.conflicted.track(partition, keyName(key), after)
+        const name = keyName(key)
+        this.index(partition).set(name, describeObject(key, encoded))
+        this.trackTombstone(partition, name, isTombstoneOnly(after))
+        this.conflicted.track(partition, name, after)
       },
     }
     return this.writes.update(lockName(partition, key), {target, change, ...(computed === undefined ? {} : {computed})})
@@ -155,7 +153,7 @@ export class LocalObjects {
       return task(current, async () => {
         await this.beforeRemoval(partition)
         await this.store.delete(partition, key)
-        this.unindexKey(this.index(partition), key)
+        this.index(partition).remove(keyName(key))
         this.tombstones.get(partition)?.delete(keyName(key))
         this.conflicted.forget(partition, keyName(key))
       })
@@ -169,18 +167,14 @@ export class LocalObjects {
 
   /** Keys of the given segments with their version digests. */
   keysIn(partition: number, segments: readonly number[]): Array<[Uint8Array, Uint8Array]> {
-    const wanted = new Set(segments)
-    const index = this.index(partition)
-    const found: Array<[Uint8Array, Uint8Array]> = []
-    for (const [name, entry] of index.keys) {
-      if (wanted.has(entry.segment)) found.push([keyFromName(name), entry.digest])
-    }
-    return found
+    return this.index(partition)
+      .keysIn(new Set(segments))
+      .map(([name, digest]) => [keyFromName(name), digest])
   }
 
   /** The version digest of the node's copy of a key; undefined when it holds none. */
   digest(partition: number, key: Uint8Array): Uint8Array | undefined {
-    return this.indexes.get(partition)?.keys.get(keyName(key))?.digest
+    return this.indexes.get(partition)?.digest(keyName(key))
   }
 
   /** The tombstone-only copy of a key, or undefined when the copy is missing or live. */
@@ -210,16 +204,22 @@ export class LocalObjects {
 
   /** Keys the node holds in a partition. */
   keyCount(partition: number): number {
-    return this.indexes.get(partition)?.keys.size ?? 0
+    return this.indexes.get(partition)?.size ?? 0
   }
 
   /** Partitions the node holds keys of. */
   partitions(): number[] {
-    return [...this.indexes.entries()].filter(([, index]) => index.keys.size > 0).map(([partition]) => partition).sort((a, b) => a - b)
+    return [...this.indexes.entries()].filter(([, index]) => index.size > 0).map(([partition]) => partition).sort((a, b) => a - b)
   }
 
   async *entries(partition: number): AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}> {
     yield* this.store.entries(partition)
+  }
+
+  /** The keys the node holds in a partition (its store's, not the index's: they agree but
+   * for a write under way). */
+  keys(partition: number): AsyncIterable<Uint8Array> {
+    return keysOf(this.store, partition)
   }
 
   async drop(partition: number): Promise<void> {
@@ -242,22 +242,30 @@ export class LocalObjects {
   }
 
   private createIndex(partition: number): PartitionIndex {
-    const index: PartitionIndex = {tree: new MerkleTree({segments: this.segments}), keys: new Map()}
+    const index = new PartitionIndex({segments: this.segments})
     this.indexes.set(partition, index)
     return index
   }
 
-  private indexKey(index: PartitionIndex, key: Uint8Array, digest: Uint8Array): void {
-    const name = keyName(key)
-    const old = index.keys.get(name)
-    index.tree.update(key, old?.digest, digest)
-    index.keys.set(name, {digest, segment: old?.segment ?? index.tree.segmentOf(key)})
+  /** Indexes one key from its description (at `at` of `descriptions`); true when its
+   * object must be read: it is in conflict (the index keeps its dots) or unframed. */
+  private loadKey(partition: number, index: PartitionIndex, name: string, descriptions: Uint8Array, at: number): boolean {
+    index.add(name, descriptions, at)
+    const flags = descriptions[at + flagsAt] ?? 0
+    // A key loads once, so only tombstones need tracking (nothing to untrack yet).
+    if ((flags & flagTombstoneOnly) !== 0) this.trackTombstone(partition, name, true)
+    return (flags & (flagConflicted | flagUnframed)) !== 0
+  }
+
+  /** Decoding an unframed object throws its ObjectDecodeError, as reading it would. */
+  private async loadConflict(partition: number, name: string): Promise<void> {
+    const bytes = await this.store.get(partition, keyFromName(name))
+    if (bytes !== undefined) this.conflicted.track(partition, name, decodeObject(bytes))
   }
 
   /** A new version of the key was indexed: it starts (or restarts) its grace period when
    * it is tombstones only; a live one is no candidate. */
-  private trackTombstone(partition: number, key: Uint8Array, tombstoneOnly: boolean): void {
-    const name = keyName(key)
+  private trackTombstone(partition: number, name: string, tombstoneOnly: boolean): void {
     if (!tombstoneOnly) {
       this.tombstones.get(partition)?.delete(name)
       return
@@ -266,14 +274,25 @@ export class LocalObjects {
     this.tombstones.set(partition, keys)
     keys.set(name, this.clock.nowMs())
   }
+}
 
-  private unindexKey(index: PartitionIndex, key: Uint8Array): void {
-    const name = keyName(key)
-    const old = index.keys.get(name)
-    if (old === undefined) return
-    index.tree.update(key, old.digest, undefined)
-    index.keys.delete(name)
+/** The store's descriptions of a partition's objects, or (a store without that fast path)
+ * the same computed from every value. */
+function describedEntries(store: ObjectStore, partition: number): AsyncIterable<DescribedBatch> {
+  return store.described?.(partition) ?? describeEach(store.entries(partition))
+}
+
+async function* describeEach(entries: AsyncIterable<{readonly key: Uint8Array; readonly value: Uint8Array}>): AsyncIterable<DescribedBatch> {
+  for await (const {key, value} of entries) yield {keys: [keyName(key)], descriptions: describeObject(key, value)}
+}
+
+/** The keys of a partition, without their values where the store can list them so. */
+export async function* keysOf(store: ObjectStore, partition: number): AsyncIterable<Uint8Array> {
+  if (store.keys !== undefined) {
+    yield* store.keys(partition)
+    return
   }
+  for await (const {key} of store.entries(partition)) yield key
 }
 
 function lockName(partition: number, key: Uint8Array): string {

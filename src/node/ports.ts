@@ -41,6 +41,20 @@ export interface ObjectStore {
   partitions(): Promise<number[]>
   /** Deletes a whole partition (after its ownership was handed off). */
   drop(partition: number): Promise<void>
+  /** Optional, a fast path of `entries` for listing keys only: the keys of a partition
+   * without reading their values. */
+  keys?(partition: number): AsyncIterable<Uint8Array>
+  /** Optional, a fast path for indexing a partition at start: every key with
+   * describeObject(key, value) of its value (descriptions.ts), in batches, without reading
+   * the values a store already holds descriptions of (the log store keeps them in its hint
+   * files). Without it the node reads every value. */
+  described?(partition: number): AsyncIterable<DescribedBatch>
+}
+
+/** Keys as latin1 names (objects.ts keyName) and their descriptions, back to back in key order. */
+export interface DescribedBatch {
+  readonly keys: readonly string[]
+  readonly descriptions: Uint8Array
 }
 
 /** Small named documents the node keeps across restarts (the membership view). A write

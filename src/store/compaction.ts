@@ -19,7 +19,7 @@
 import {join} from 'node:path'
 import {CompactionIncompleteError, writeErrorFor} from './errors.js'
 import type {StoreFile, StoreFiles} from './files.js'
-import {HintWriter} from './hint.js'
+import {HintWriter, type RecordDescriber} from './hint.js'
 import type {Keydir} from './keydir.js'
 import type {StoreEvent} from './options.js'
 import {recordHeaderBytes} from './record.js'
@@ -35,6 +35,8 @@ export interface CompactionContext {
   segmentBytesMax: number
   deadRatioMin: number
   logger: (event: StoreEvent) => void
+  /** Describes the value records of the hints compaction writes (StoreOptions.describer). */
+  describer: RecordDescriber | undefined
   /** Closed segments, oldest first, when compaction starts. */
   closedSegments: readonly Segment[]
   /** Replaces `removed` by `added` among the closed segments (in memory) and retires `removed`. */
@@ -151,7 +153,7 @@ async function writeOutput(context: CompactionContext, group: readonly Segment[]
 
 async function copyLiveRecords(context: CompactionContext, group: readonly Segment[], keep: ReadonlySet<string>, output: Output): Promise<void> {
   const {file} = output
-  const hint = new HintWriter()
+  const hint = new HintWriter(context.describer)
   for (const source of group) {
     const chunks: Buffer[] = []
     await scanSegmentFile(
@@ -167,7 +169,7 @@ async function copyLiveRecords(context: CompactionContext, group: readonly Segme
         }
         const recordStart = keyStart - recordHeaderBytes
         chunks.push(Buffer.from(bytes.subarray(recordStart, recordStart + record.size)))
-        hint.add(record.flags, bytes, keyStart, record.keyBytes, output.size, record.size)
+        hint.add(record.flags, bytes, keyStart, record, output.size)
         output.copies.push({key, from: source, fromOffset: offset, toOffset: output.size})
         output.size += record.size
       },

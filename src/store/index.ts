@@ -12,6 +12,7 @@ export {
   type StoreOptions,
   type SyncMode,
 } from './options.js'
-export type {Entry, Partition, PartitionStats} from './partition.js'
+export type {DescribedKeys, Entry, Partition, PartitionStats} from './partition.js'
+export type {RecordDescriber} from './hint.js'
 export {LogStore, partitionIndexMax} from './store.js'
 export type {JournalStats} from './journal.js'

@@ -3,6 +3,7 @@
 import {valueBytesMaxCeiling, valueBytesMaxDefault} from '../core/limits.js'
 import {InvalidStoreOptionError} from './errors.js'
 import {nodeFiles, type StoreFiles} from './files.js'
+import {descriptionBytesMax, type RecordDescriber} from './hint.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -78,6 +79,10 @@ export interface StoreOptions {
   /** Sync `always` only: make batches durable through the store's one journal (default
    * true, journal.ts), or with one fdatasync per partition batch (false: for comparison). */
   journal?: boolean
+  /** Describes each value record in the hint files, so that the store's owner can index a
+   * partition at open without reading values (Partition.described). Hints written without
+   * it, or by another describer, are rebuilt from their data files at open. */
+  describer?: RecordDescriber
   /** File system port; tests wrap it to count syncs or inject faults. */
   files?: StoreFiles
   logger?: (event: StoreEvent) => void
@@ -91,6 +96,7 @@ export interface ResolvedOptions {
   compactionDeadRatioMin: number
   readMode: ReadMode
   journal: boolean
+  describer: RecordDescriber | undefined
   files: StoreFiles
   logger: (event: StoreEvent) => void
 }
@@ -121,9 +127,17 @@ export function resolveOptions(options: StoreOptions): ResolvedOptions {
     compactionDeadRatioMin: ratio,
     readMode,
     journal: options.journal ?? true,
+    describer: checkDescriber(options.describer),
     files: options.files ?? nodeFiles,
     logger: options.logger ?? (() => {}),
   }
+}
+
+function checkDescriber(describer: RecordDescriber | undefined): RecordDescriber | undefined {
+  if (describer === undefined) return undefined
+  checkInteger('describer.id', describer.id, 1, 0xffffffff)
+  checkInteger('describer.bytes', describer.bytes, 1, descriptionBytesMax)
+  return describer
 }
 
 export function formatSyncMode(mode: SyncMode): string {

@@ -51,6 +51,16 @@ export interface Entry {
   value: Buffer
 }
 
+/** Live keys (latin1: one character per byte, as keydir.ts) with the descriptions of their
+ * values (StoreOptions.describer), back to back in key order. */
+export interface DescribedKeys {
+  keys: string[]
+  descriptions: Buffer
+}
+
+/** Keys per batch that `described` yields: an await per batch, not per key. */
+const describedBatchKeys = 1024
+
 export class Partition {
   private closed = false
   private compacting: Promise<CompactionReport> | undefined
@@ -91,7 +101,7 @@ export class Partition {
     const keydir = new Keydir()
     const counters: LoadCounters = {corruptRecords: 0, corruptBytes: 0, truncatedBytes: 0, hintsRejected: 0}
     const names = new Set(await files.list(dir))
-    const segments = await loadSegments({files, dir, names, keydir, counters, logger: options.logger})
+    const segments = await loadSegments({files, dir, names, keydir, counters, logger: options.logger, describer: options.describer})
     const active = await createSegment(options, dir, (segments[segments.length - 1]?.id ?? 0) + 1)
     return new Partition(index, dir, options, keydir, segments, active, counters, journal)
   }
@@ -169,6 +179,53 @@ export class Partition {
         if (!(error instanceof CorruptRecordError)) throw error
       }
     }
+  }
+
+  /** The live keys when the call is made. */
+  keys(): Buffer[] {
+    const keys: Buffer[] = []
+    for (const name of this.keydir.keys()) {
+      if (this.keydir.get(name)?.tombstone === false) keys.push(Buffer.from(name, 'latin1'))
+    }
+    return keys
+  }
+
+  /**
+   * Every live key with the description of its value, in batches, for an owner that indexes
+   * the partition at start: the descriptions read at open from hint files (or from the scan
+   * that replaced a hint) cost no value read. Each of those is handed out once and then
+   * forgotten, freeing its hint buffer; a key written since, or described before, has its
+   * value read and described. Needs StoreOptions.describer. A key written or deleted
+   * while the batches are read may or may not be in them.
+   */
+  async *described(): AsyncGenerator<DescribedKeys> {
+    const describer = this.options.describer
+    if (describer === undefined) throw new Error('assertion failed: described() needs a store opened with a describer')
+    const width = describer.bytes
+    let batch: DescribedKeys = {keys: [], descriptions: Buffer.allocUnsafe(describedBatchKeys * width)}
+    for (const [name, slot] of this.keydir.slots()) {
+      this.checkOpen()
+      if (this.keydir.isTombstoneAt(slot)) continue
+      const at = batch.keys.length * width
+      if (!this.keydir.takeDescriptionAt(slot, width, batch.descriptions, at)) {
+        const key = Buffer.from(name, 'latin1')
+        const entry = this.keydir.get(name)
+        if (entry === undefined || entry.tombstone) continue
+        try {
+          const record = this.options.readMode === 'threadpool' ? await entry.segment.read(entry.offset, entry.size) : entry.segment.readNow(entry.offset, entry.size)
+          batch.descriptions.set(describer.describe(key, this.checked(record, key, entry)), at)
+        } catch (error) {
+          if (!(error instanceof CorruptRecordError)) throw error
+          continue
+        }
+      }
+      batch.keys.push(name)
+      if (batch.keys.length === describedBatchKeys) {
+        yield batch
+        batch = {keys: [], descriptions: Buffer.allocUnsafe(describedBatchKeys * width)}
+      }
+    }
+    if (batch.keys.length > 0) yield {keys: batch.keys, descriptions: batch.descriptions.subarray(0, batch.keys.length * width)}
   }
 
   stats(): PartitionStats {
@@ -272,7 +329,7 @@ export class Partition {
 
   private async writeHint(segment: Segment): Promise<void> {
     try {
-      await writeFileAtomically(this.options.files, this.dir, hintFileName(segment.id), await buildHint(segment))
+      await writeFileAtomically(this.options.files, this.dir, hintFileName(segment.id), await buildHint(segment, this.options.describer))
     } catch {
       // A hint only speeds up startup; without one the segment is scanned.
     }
@@ -298,6 +355,7 @@ export class Partition {
       segmentBytesMax: this.options.segmentBytesMax,
       deadRatioMin: this.options.compactionDeadRatioMin,
       logger: this.options.logger,
+      describer: this.options.describer,
       closedSegments: [...this.closedSegments],
       swap: (removed, added) => this.swap(removed, added),
     }).catch((error: unknown) => {

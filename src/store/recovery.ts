@@ -9,7 +9,7 @@
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
 import type {StoreFiles} from './files.js'
-import {forEachHintEntry, HintWriter, validHint} from './hint.js'
+import {forEachHintEntry, HintWriter, validHint, type RecordDescriber} from './hint.js'
 import type {Keydir} from './keydir.js'
 import type {StoreEvent} from './options.js'
 import {flagTombstone} from './record.js'
@@ -98,6 +98,8 @@ export interface LoadContext {
   keydir: Keydir
   counters: LoadCounters
   logger: (event: StoreEvent) => void
+  /** Describes value records in the hints it writes; hints must carry its descriptions. */
+  describer: RecordDescriber | undefined
 }
 
 /** Opens and indexes every segment of the directory, oldest first; empty ones are removed. */
@@ -129,28 +131,30 @@ async function loadSegment(context: LoadContext, id: number): Promise<Segment | 
 async function loadFromHint(context: LoadContext, segment: Segment): Promise<boolean> {
   if (!context.names.has(hintFileName(segment.id))) return false
   const hint = await context.files.readFile(segment.hintPath)
-  const check = validHint(hint, segment.size)
+  const check = validHint(hint, segment.size, context.describer)
   if (!check.ok) {
     context.counters.hintsRejected++
     context.logger({kind: 'hintInvalid', path: segment.hintPath, reason: check.reason})
     return false
   }
   const {keydir} = context
-  forEachHintEntry(hint, (key, flags, offset, size) => keydir.set(key, segment, offset, size, flags === flagTombstone))
+  forEachHintEntry(hint, (key, flags, offset, size, descriptionAt) =>
+    keydir.set(key, segment, offset, size, flags === flagTombstone, descriptionAt < 0 ? undefined : hint, descriptionAt),
+  )
   return true
 }
 
 /** Scans a data file, indexing its records, truncating a torn tail and writing its hint. */
 async function loadByScan(context: LoadContext, segment: Segment): Promise<void> {
   const {keydir, counters, logger} = context
-  const hint = new HintWriter()
+  const hint = new HintWriter(context.describer)
   const result = await scanSegmentFile(
     segment.file,
     segment.size,
     (bytes, keyStart, record, offset) => {
       const key = bytes.toString('latin1', keyStart, keyStart + record.keyBytes)
-      keydir.set(key, segment, offset, record.size, record.flags === flagTombstone)
-      hint.add(record.flags, bytes, keyStart, record.keyBytes, offset, record.size)
+      const describedAt = hint.add(record.flags, bytes, keyStart, record, offset)
+      keydir.set(key, segment, offset, record.size, record.flags === flagTombstone, describedAt < 0 ? undefined : hint.chunk, describedAt)
     },
     (offset, bytesSkipped) => logger({kind: 'corruptRecord', path: segment.path, offset, bytesSkipped}),
   )
@@ -177,12 +181,12 @@ async function truncateFile(files: StoreFiles, path: string, length: number): Pr
 }
 
 /** Builds the hint of a closed segment by scanning it (at roll-over, when it was just written). */
-export async function buildHint(segment: Segment): Promise<Buffer> {
-  const hint = new HintWriter()
+export async function buildHint(segment: Segment, describer: RecordDescriber | undefined): Promise<Buffer> {
+  const hint = new HintWriter(describer)
   await scanSegmentFile(
     segment.file,
     segment.size,
-    (bytes, keyStart, record, offset) => hint.add(record.flags, bytes, keyStart, record.keyBytes, offset, record.size),
+    (bytes, keyStart, record, offset) => void hint.add(record.flags, bytes, keyStart, record, offset),
     () => {},
   )
   return hint.finish(segment.size)
@@ -191,7 +195,7 @@ export async function buildHint(segment: Segment): Promise<Buffer> {
 /** Calls `visit` with every key that has a record in the segment (from its hint, else by scan). */
 export async function forEachKeyOf(files: StoreFiles, segment: Segment, visit: (key: string) => void): Promise<void> {
   const hint = await readIfPresent(files, segment.hintPath)
-  if (hint !== undefined && validHint(hint, segment.size).ok) {
+  if (hint !== undefined && validHint(hint, segment.size, undefined).ok) {
     forEachHintEntry(hint, (key) => visit(key))
     return
   }

@@ -17,6 +17,7 @@ import {
   covers,
   decodeContext,
   decodeObject,
+  siblingCounts,
   descends,
   emptyVersionVector,
   encodeContext,
@@ -342,6 +343,38 @@ describe('canonical object encoding', () => {
         expect(Buffer.from(versionDigest(a)).equals(versionDigest(b))).toBe(objectsEqual(a, b))
       }),
       {numRuns: 100},
+    )
+  })
+
+  it('counts siblings and values from the framing alone, as decoding does', () => {
+    fc.assert(
+      fc.property(objectArbitrary, (pool) => {
+        for (const object of pool) {
+          const values = object.siblings.filter((sibling) => sibling.kind === 'value').length
+          expect(siblingCounts(encodeObject(object))).toEqual({siblings: object.siblings.length, values})
+        }
+      }),
+      {numRuns: 100},
+    )
+  })
+
+  it('finds no sibling counts in a truncated encoding or trailing bytes, and never throws on garbage', () => {
+    fc.assert(
+      fc.property(objectArbitrary, fc.nat(), fc.uint8Array({minLength: 1, maxLength: 8}), fc.uint8Array({maxLength: 64}), (pool, cut, tail, garbage) => {
+        const bytes = encodeObject(pool[pool.length - 1]!)
+        expect(siblingCounts(bytes.subarray(0, cut % bytes.length))).toBeUndefined()
+        expect(siblingCounts(new Uint8Array([...bytes, ...tail]))).toBeUndefined()
+        // Garbage either frames as an object or is refused; whenever decoding accepts it, the counts match.
+        const counts = siblingCounts(garbage)
+        let decoded: StoredObject | undefined
+        try {
+          decoded = decodeObject(garbage)
+        } catch {
+          decoded = undefined
+        }
+        if (decoded !== undefined) expect(counts).toEqual({siblings: decoded.siblings.length, values: decoded.siblings.filter((sibling) => sibling.kind === 'value').length})
+      }),
+      {numRuns: 200},
     )
   })
 

@@ -73,6 +73,14 @@ describe('the HTTP admin port', () => {
     expect(body['ringVersion']).toBe(1)
     expect((body['store'] as {keys: number}).keys).toBe(5)
     expect((body['connections'] as {incoming: number}).incoming).toBeGreaterThanOrEqual(1)
+    expect(body).toMatchObject({
+      health: {suspects: []},
+      faults: {cut: []},
+      hints: {pending: 0, delivered: 0},
+      antiEntropy: {exchanges: expect.any(Number), keysRepaired: expect.any(Number), failures: expect.any(Number), queued: expect.any(Number)},
+      handoffs: [],
+      process: {rssBytes: expect.any(Number), heapUsedBytes: expect.any(Number), diskFreeBytes: expect.any(Number)},
+    })
 
     const metrics = await fetchText(`${base}/metrics`)
     expect(metrics.status).toBe(200)
@@ -96,6 +104,12 @@ describe('the HTTP admin port', () => {
     // n1 replicates every key (3 members, N=3): each of the 5 puts persisted its copy.
     expect(samples.get('dyn_object_writes_total')).toBeGreaterThanOrEqual(5)
     expect(samples.get('dyn_object_changes_total')).toBeGreaterThanOrEqual(samples.get('dyn_object_writes_total') ?? Number.NaN)
+    // What `dyn top` shows besides requests: background work, memory, disk.
+    for (const name of ['dyn_suspects', 'dyn_fault_cut_peers', 'dyn_hints_pending', 'dyn_hints_delivered_total', 'dyn_handoffs_active', 'dyn_handoff_keys_sent']) expect(samples.get(name), name).toBe(0)
+    for (const name of ['dyn_anti_entropy_exchanges_total', 'dyn_anti_entropy_keys_repaired_total', 'dyn_anti_entropy_failures_total', 'dyn_anti_entropy_queued']) expect(samples.get(name), name).toBeGreaterThanOrEqual(0)
+    expect(samples.get('dyn_process_resident_memory_bytes')).toBeGreaterThan(0)
+    expect(samples.get('dyn_process_heap_used_bytes')).toBeGreaterThan(0)
+    expect(samples.get('dyn_disk_free_bytes')).toBeGreaterThan(0)
 
     const missing = await fetchText(`${base}/nope`)
     expect(missing.status).toBe(404)

@@ -2,7 +2,7 @@
 // health, SIGTERM, the store lock, a port in use.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {writeFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -21,8 +21,15 @@ interface Running {
   exited: Promise<number | null>
 }
 
-function startNode(args: readonly string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin/dev.js'), 'node', 'start', ...args], {
+/** How the program is started: the sources through oclif, or the built entry point, which
+ * runs a plain `node start --config FILE` without oclif (bin/run.js). */
+const entries = {
+  sources: ['--import', 'tsx', join(root, 'bin/dev.js')],
+  built: [join(root, 'bin/run.js')],
+} as const
+
+function startNode(args: readonly string[], entry: keyof typeof entries = 'sources'): Running {
+  const child = spawn(process.execPath, [...entries[entry], 'node', 'start', ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -75,13 +82,13 @@ async function writeConfig(options: {dir: string; dataDir: string; wirePort: num
 }
 
 describe('dyn node start', () => {
-  it('serves, exits 0 on SIGTERM releasing the store lock, and starts again on the same directory', async () => {
+  it.each(['sources', 'built'] as const)('serves, exits 0 on SIGTERM releasing the store lock, and starts again on the same directory (%s)', async (entry) => {
     const dir = await tracker.tempDir()
     const dataDir = join(dir, 'data')
     const [wirePort = 0, httpPort = 0] = await freePorts(2)
     const config = await writeConfig({dir, dataDir, wirePort, httpPort})
 
-    const first = startNode(['--config', config])
+    const first = startNode(['--config', config], entry)
     await waitHealthy(httpPort, first)
     expect(existsSync(join(dataDir, 'LOCK'))).toBe(true)
     first.child.kill('SIGTERM')
@@ -90,7 +97,7 @@ describe('dyn node start', () => {
     expect(first.output()).toContain('n1 stopped')
     expect(existsSync(join(dataDir, 'LOCK'))).toBe(false)
 
-    const second = startNode(['--config', config])
+    const second = startNode([`--config=${config}`], entry)
     await waitHealthy(httpPort, second)
     second.child.kill('SIGINT')
     expect(await within(second.exited, 20_000, 'exit after SIGINT')).toBe(0)
@@ -129,5 +136,20 @@ describe('dyn node start', () => {
     const invalid = startNode(['--name', 'n1', '--data-dir', join(dir, 'other'), '--n', '1', '--r', '1', '--w', '1', '--partitions', '100'])
     expect(await within(invalid.exited, 30_000, 'the node exiting')).toBe(2)
     expect(invalid.output()).toContain('partitions: 100 is not allowed')
+  })
+
+  it('reports a bad configuration file the same way with or without oclif', async () => {
+    const dir = await tracker.tempDir()
+    const [wirePort = 0, httpPort = 0] = await freePorts(2)
+    const config = await writeConfig({dir, dataDir: join(dir, 'data'), wirePort, httpPort})
+    await writeFile(config, JSON.stringify({...(JSON.parse(await readFile(config, 'utf8')) as object), partitions: 100}))
+    const outputs: string[] = []
+    for (const entry of ['sources', 'built'] as const) {
+      const invalid = startNode(['-c', config], entry)
+      expect(await within(invalid.exited, 30_000, 'the node exiting')).toBe(2)
+      outputs.push(invalid.output())
+    }
+    expect(outputs[0]).toContain('partitions: 100 is not allowed')
+    expect(outputs[1]).toBe(outputs[0])
   })
 })

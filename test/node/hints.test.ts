@@ -50,6 +50,7 @@ describe('sloppy quorum and hinted handoff', () => {
     }
     expect(await hintsOn(cluster, fallback)).toEqual([])
     expect(cluster.node(fallback).hints.pending).toBe(0)
+    expect(cluster.node(fallback).hints.delivered).toBe(1)
     expect(await cluster.stores.get('n3')!.get(partition, key)).toBeDefined()
     // The fallback does not replicate the key: its stand-in copy is gone after delivery.
     expect(await cluster.stores.get(fallback)!.get(partition, key)).toBeUndefined()
@@ -74,8 +75,10 @@ describe('sloppy quorum and hinted handoff', () => {
     await restarted.start()
     expect(restarted.hints.pending).toBe(1)
     cluster.down.delete('n3')
+    expect(restarted.hints.delivered).toBe(0)
     await restarted.hints.deliverRound()
     expect(restarted.hints.pending).toBe(0)
+    expect(restarted.hints.delivered).toBe(1)
     expect(await hintsOn(cluster, holders[0]!)).toEqual([])
   })
 
@@ -101,8 +104,11 @@ describe('sloppy quorum and hinted handoff', () => {
     await cluster.node(fallback).hints.deliverRound()
     // The newer copy is still there with its hint, for the next round.
     expect(await hintsOn(cluster, fallback)).toEqual([{target: 'n3', partition, key}])
+    // Only a settled hint counts as delivered.
+    expect(cluster.node(fallback).hints.delivered).toBe(0)
     await cluster.node(fallback).hints.deliverRound()
     expect(await hintsOn(cluster, fallback)).toEqual([])
+    expect(cluster.node(fallback).hints.delivered).toBe(1)
     const got = await cluster.node('n3').handle('kv.get', {key, r: 1})
     if (!got.ok) throw new Error(got.error.message)
   })

@@ -222,6 +222,45 @@ function readSibling(reader: ByteReader, vv: VersionVector): Sibling {
   return {kind: 'value', dot, value: reader.raw(reader.u32('value size'), 'value')}
 }
 
+/** How many siblings an encoded object has and how many of them are values. */
+export interface SiblingCounts {
+  readonly siblings: number
+  readonly values: number
+}
+
+/**
+ * The sibling counts of an encoded object, read by walking its framing without decoding
+ * it (no allocation per field): what a node needs to know at start of every key (is it
+ * tombstones only, is it in conflict) without decoding every object. It checks framing
+ * only: undefined when the bytes cannot be an encoding of format 1; for every encoding
+ * that decodeObject accepts, the counts of the decoded object.
+ */
+export function siblingCounts(bytes: Uint8Array): SiblingCounts | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const end = bytes.byteLength
+  if (end < 3 || view.getUint8(0) !== objectFormat) return undefined
+  const entries = view.getUint16(1)
+  let at = 3
+  for (let index = 0; index < entries; index++) {
+    if (at + 2 > end) return undefined
+    at += 2 + view.getUint16(at) + 8
+  }
+  if (at + 4 > end) return undefined
+  const siblings = view.getUint32(at)
+  at += 4
+  let values = 0
+  for (let index = 0; index < siblings; index++) {
+    if (at + 11 > end) return undefined
+    const kind = view.getUint8(at + 10)
+    at += 11
+    if (kind === siblingKindCode.tombstone) continue
+    if (kind !== siblingKindCode.value || at + 4 > end) return undefined
+    at += 4 + view.getUint32(at)
+    values++
+  }
+  return at === end ? {siblings, values} : undefined
+}
+
 /** Bytes of a version digest (MD5). */
 export const versionDigestBytes = 16
 
