@@ -34,10 +34,12 @@ import {
   type Dot,
   type StoredObject,
 } from '../core/causality.js'
+import {unreachable} from '../core/errors.js'
 import {MerkleTree} from '../core/merkle.js'
 import {preferenceList, type Ring} from '../core/ring.js'
 import {digestOf} from '../node/objects.js'
 import {formatDot, keyText, valueText, type DotLedger, type OperationRecord} from './ledger.js'
+import {fateOfWrite, type WriteContent} from './contract.js'
 import type {StoredEntry} from './memory-store.js'
 
 export interface Violation {
@@ -181,30 +183,38 @@ function checkWrite(input: CheckInput, write: OperationRecord, union: StoredObje
     })
     return
   }
-  const sibling = union?.siblings.find((candidate) => sameDot(candidate.dot, dot))
-  if (sibling !== undefined) {
-    const value = sibling.kind === 'value' ? valueText(sibling.value) : undefined
-    if (sibling.kind !== (write.kind === 'put' ? 'value' : 'tombstone') || value !== write.value) {
+  const content: WriteContent = write.kind === 'put' ? {kind: 'value', value: write.value ?? ''} : {kind: 'tombstone'}
+  const fate = fateOfWrite(union, dot, content, {
+    superseded: () => supersedingWrite(input, write, dot) !== undefined,
+    excused: () => input.ledger.vanished(write.key, dot)?.cause === 'crash',
+  })
+  switch (fate.kind) {
+    case 'present':
+    case 'superseded':
+      return
+    case 'changed': {
+      const value = fate.held.kind === 'value' ? valueText(fate.held.value) : undefined
       violations.push({invariant: 'an acknowledged write keeps its value', key: write.key, operation: write.id, detail: `${describe}, but the replicas hold ${value ?? 'a tombstone'} under it`})
+      return
     }
-    return
-  }
-  const superseder = union !== undefined && covers(union.vv, dot) ? supersedingWrite(input, write, dot) : undefined
-  if (superseder === undefined && input.ledger.vanished(write.key, dot)?.cause === 'crash') {
-    input.onLostInCrash?.(write)
-    return
-  }
-  if (superseder === undefined) {
-    const vanished = input.ledger.vanished(write.key, dot)
-    const how = vanished === undefined ? '' : `; no store knows it since a ${vanished.cause} on ${vanished.node} at ${vanished.atMs} ms`
-    violations.push({
-      invariant: 'no acknowledged write lost',
-      key: write.key,
-      operation: write.id,
-      detail:
-        `${describe} (context ${write.context === undefined ? 'none' : `[${formatVersionVector(write.context)}]`}), ` +
-        `but the replicas' union ${describeObject(union)} lacks it and no applied write's context covered it${how}`,
-    })
+    case 'excused':
+      input.onLostInCrash?.(write)
+      return
+    case 'lost': {
+      const vanished = input.ledger.vanished(write.key, dot)
+      const how = vanished === undefined ? '' : `; no store knows it since a ${vanished.cause} on ${vanished.node} at ${vanished.atMs} ms`
+      violations.push({
+        invariant: 'no acknowledged write lost',
+        key: write.key,
+        operation: write.id,
+        detail:
+          `${describe} (context ${write.context === undefined ? 'none' : `[${formatVersionVector(write.context)}]`}), ` +
+          `but the replicas' union ${describeObject(union)} lacks it and no applied write's context covered it${how}`,
+      })
+      return
+    }
+    default:
+      unreachable(fate)
   }
 }
 
