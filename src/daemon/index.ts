@@ -8,6 +8,7 @@ export {
   configWarnings,
   loadConfig,
   parseConfig,
+  readSecretFile,
   splitAddress,
   type ConfigOverrides,
   type DaemonConfig,
