@@ -243,8 +243,11 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const seeds = seedList(file['seeds'])
   const advertise = advertiseOf(flags.advertise ?? file['advertise'])
   const members = memberList({name, self: advertise ?? selfAddress(listen), file: file['members'], peers: flags.peers, joining: seeds !== undefined})
-  // A joining node takes the cluster's N, which its member list need not show.
-  const nMax = seeds === undefined ? members.length : partitionCountMax
+  // A joining node takes the cluster's N, which its member list need not show; a first
+  // member (also one given seeds, as every pod of a StatefulSet is) starts the ring from
+  // the member list, which must hold N.
+  const firstMember = seeds === undefined || members.some((member) => member.name === name)
+  const nMax = firstMember ? members.length : partitionCountMax
   const n = integer('n', flags.n ?? file['n'] ?? configDefaults.n, {min: 1, max: nMax, rule: `must be between 1 and the number of members (${nMax})`})
   const r = integer('r', flags.r ?? file['r'] ?? configDefaults.r, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
   const w = integer('w', flags.w ?? file['w'] ?? configDefaults.w, {min: 1, max: n, rule: `must be between 1 and n=${n}`})

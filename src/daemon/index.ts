@@ -7,6 +7,7 @@ export {
   configDefaults,
   configWarnings,
   loadConfig,
+  membersMax,
   parseConfig,
   readSecretFile,
   splitAddress,
