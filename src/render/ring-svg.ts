@@ -10,6 +10,7 @@
 // open as it is.
 import {assert} from '../core/errors.js'
 import {ownershipSummary, type Ring} from '../core/ring.js'
+import {escapeXml, fixed} from './svg.js'
 
 export interface RingSvgKey {
   readonly key: string
@@ -60,15 +61,6 @@ const layout = {
 } as const
 
 const font = 'font-family="DejaVu Sans, Verdana, Arial, sans-serif"'
-
-/** Text and attribute values, escaped for XML. */
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`)
-}
-
-function fixed(value: number): string {
-  return (Math.round(value * 100) / 100).toString()
-}
 
 /** The point at `fraction` of a turn clockwise from the top, at `radius`. */
 function xy(fraction: number, radius: number): {x: string; y: string} {

@@ -6,7 +6,8 @@ import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 import {hashKey, positionHex} from '../../src/core/hash.js'
 import {createRing, preferenceList, type Ring} from '../../src/core/ring.js'
-import {escapeXml, ownerColor, preferenceStops, ringSvg, type RingSvgKey} from '../../src/render/ring-svg.js'
+import {ownerColor, preferenceStops, ringSvg, type RingSvgKey} from '../../src/render/ring-svg.js'
+import {escapeXml} from '../../src/render/svg.js'
 
 /** Parses strictly: any error or warning of the parser fails the test. */
 function parseSvg(text: string): Element {
