@@ -27,6 +27,9 @@ export const latencyBinsPerDecade = 10
 const kindColors: Readonly<Record<OperationKind, string>> = {read: '#4e79a7', update: '#f28e2b'}
 const errorColor = '#e15759'
 
+/** Width of a character of the 11 px labels, near enough to keep them apart. */
+const labelCharWidth = 6.6
+
 const chart = {width: 960, height: 340, left: 72, right: 24, top: 36, bottom: 56} as const
 
 interface Bin {
@@ -144,12 +147,20 @@ export function latencyChart(input: BenchReportInput, options: {which?: 'latency
   const all = histograms[kinds[0]!].clone()
   for (const kind of kinds.slice(1)) all.merge(histograms[kind])
   const marks = [...benchPercentiles.map((percentile) => ({label: `p${percentile}`, us: all.valueAtPercentile(percentile)})), {label: 'max', us: all.max}]
-  marks.forEach((mark, index) => {
+  // Each label takes the first of three rows where it clears the labels already there; one
+  // near the right edge stands left of its line.
+  const rowEnds = [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]
+  for (const mark of marks) {
     const x = xOf(Math.min(Math.max(mark.us, bins[0]!.lowUs), bins.at(-1)!.highUs))
-    // Labels alternate between two rows; one near the right edge stands left of its line.
-    const anchor = x > x1 - 90 ? `x="${fixed(x - 3)}" text-anchor="end"` : `x="${fixed(x + 3)}"`
-    inner.push(`<line class="percentile" x1="${fixed(x)}" y1="${y0}" x2="${fixed(x)}" y2="${y1 + 14}" stroke="#222222" stroke-dasharray="3 3"/><text ${anchor} y="${y1 + 12 + (index % 2) * 12}" font-size="11" fill="#222222">${escapeXml(`${mark.label} ${msLabel(mark.us / 1000)}`)}</text>`)
-  })
+    const label = `${mark.label} ${msLabel(mark.us / 1000)}`
+    const width = label.length * labelCharWidth
+    const start = x > x1 - width - 6 ? x - 3 - width : x + 3
+    const free = rowEnds.findIndex((end) => end + 4 <= start)
+    const row = free >= 0 ? free : rowEnds.indexOf(Math.min(...rowEnds))
+    rowEnds[row] = start + width
+    const anchor = start < x ? `x="${fixed(x - 3)}" text-anchor="end"` : `x="${fixed(x + 3)}"`
+    inner.push(`<line class="percentile" x1="${fixed(x)}" y1="${y0}" x2="${fixed(x)}" y2="${y1 + 14}" stroke="#222222" stroke-dasharray="3 3"/><text ${anchor} y="${y1 + 10 + row * 12}" font-size="11" fill="#222222">${escapeXml(label)}</text>`)
+  }
   inner.push(`<line x1="${x0}" y1="${y0}" x2="${x1}" y2="${y0}" stroke="#555555"/>`)
   inner.push(...legendEntries(kinds.map((kind) => ({label: `${kind} (${histograms[kind].count.toLocaleString('en-US')})`, color: kindColors[kind]}))))
   return frame(title, inner, axes)
