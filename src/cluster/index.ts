@@ -53,6 +53,10 @@ export {adminRequest, adminRequestTimeoutMs, BadAdminResponseError, type AdminTy
 export {
   fillJson,
   fillText,
+  kubernetesNodeJson,
+  kubernetesPodAddress,
+  kubernetesPodName,
+  kubernetesWirePort,
   loadTemplate,
   placeholdersOf,
   readTemplate,
@@ -66,6 +70,7 @@ export {
   TemplateFileError,
   TemplateValuesError,
   UnknownTemplateError,
+  type KubernetesSettings,
   type MemberSetting,
   type NodeSettings,
   type Placeholder,

@@ -18,7 +18,7 @@ import type {HostPort} from '../client/index.js'
 import {DynError, exitCodes, unreachable} from '../core/errors.js'
 import {packageRoot} from './program.js'
 
-export type TemplateName = 'local-cluster' | 'node' | 'systemd'
+export type TemplateName = 'local-cluster' | 'node' | 'systemd' | 'kubernetes'
 
 export type TemplateFormat = 'json' | 'text'
 
@@ -92,6 +92,27 @@ export const templates: Readonly<Record<TemplateName, TemplateInfo>> = {
       configPath: required('absolute path of the node configuration'),
       user: required('user and group the node runs as'),
       dataDir: required('the store directory, the only path the node may write'),
+    },
+  },
+  kubernetes: {
+    name: 'kubernetes',
+    file: 'kubernetes.yaml',
+    format: 'text',
+    output: 'kubernetes.yaml',
+    summary: 'a cluster on Kubernetes: StatefulSet, headless service for the seeds, ConfigMap, client service, PodDisruptionBudget',
+    placeholders: {
+      cluster: required('cluster name, also the name of the StatefulSet and its services'),
+      namespace: required('namespace of every object'),
+      replicas: required('pods at the first start, the first members'),
+      image: required('container image with dyn installed'),
+      storage: required('size of each pod volume'),
+      members: required('the first members as JSON: [{name, address, weight}]'),
+      seeds: required('wire addresses of the first members as JSON, for pods added later'),
+      n: required('replicas per key'),
+      r: required('default read quorum'),
+      w: required('default write quorum'),
+      partitions: required('partition count Q, fixed for the life of the cluster'),
+      sync: required('durability: always, interval:MS or none'),
     },
   },
 }
@@ -396,9 +417,56 @@ export interface UnitSettings {
   readonly dataDir: string
 }
 
+/** What the Kubernetes manifests need. */
+export interface KubernetesSettings {
+  /** A DNS label starting with a letter: it names the StatefulSet, its pods and services. */
+  readonly cluster: string
+  readonly namespace: string
+  /** Pods at the first start; pods 0 .. replicas-1 are the first members. */
+  readonly replicas: number
+  readonly image: string
+  /** A Kubernetes quantity, such as 10Gi. */
+  readonly storage: string
+  readonly n: number
+  readonly r: number
+  readonly w: number
+  readonly partitions: number
+  readonly sync: string
+}
+
 export type TemplateSettings =
   | {readonly template: 'local-cluster' | 'node'; readonly node: NodeSettings}
   | {readonly template: 'systemd'; readonly unit: UnitSettings}
+  | {readonly template: 'kubernetes'; readonly kubernetes: KubernetesSettings}
+
+/** The wire port of a node in a pod; the manifests name it `wire`. */
+export const kubernetesWirePort = 7001
+
+/** The name of pod (and node) `ordinal` of the StatefulSet. */
+export function kubernetesPodName(cluster: string, ordinal: number): string {
+  return `${cluster}-${ordinal}`
+}
+
+/** The address pod `ordinal` advertises: its stable name under the headless service. */
+export function kubernetesPodAddress(settings: {cluster: string; namespace: string}, ordinal: number): string {
+  return `${kubernetesPodName(settings.cluster, ordinal)}.${settings.cluster}-peers.${settings.namespace}.svc.cluster.local:${kubernetesWirePort}`
+}
+
+/** The node configuration the manifests' ConfigMap holds, read back from the filled text
+ * (the `node.json: |` block scalar, indented four spaces), so that `dyn init` can check it
+ * with the daemon's validator without a YAML parser. */
+export function kubernetesNodeJson(text: string): string {
+  const lines = text.split('\n')
+  const start = lines.findIndex((line) => line === '  node.json: |')
+  if (start < 0) throw new TemplateFileError(templates.kubernetes.file, 'has no "  node.json: |" block in its ConfigMap')
+  const block: string[] = []
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith('    ') && line.trim() !== '') break
+    block.push(line.slice(4))
+  }
+  // As YAML reads a `|` block: the lines, ending in exactly one newline.
+  return `${block.join('\n').replace(/\n+$/, '')}\n`
+}
 
 /** The placeholder values of a template from its settings. */
 export function templateValues(settings: TemplateSettings): TemplateValues {
@@ -408,8 +476,30 @@ export function templateValues(settings: TemplateSettings): TemplateValues {
       return nodeValues(settings.node)
     case 'systemd':
       return {...settings.unit}
+    case 'kubernetes':
+      return kubernetesValues(settings.kubernetes)
     default:
       return unreachable(settings)
+  }
+}
+
+function kubernetesValues(settings: KubernetesSettings): TemplateValues {
+  const ordinals = Array.from({length: settings.replicas}, (_, ordinal) => ordinal)
+  const members = ordinals.map((ordinal) => ({name: kubernetesPodName(settings.cluster, ordinal), address: kubernetesPodAddress(settings, ordinal), weight: 1}))
+  return {
+    cluster: settings.cluster,
+    namespace: settings.namespace,
+    replicas: settings.replicas,
+    image: settings.image,
+    storage: settings.storage,
+    // JSON on one line inside the ConfigMap's node.json.
+    members: JSON.stringify(members),
+    seeds: JSON.stringify(members.map((member) => member.address)),
+    n: settings.n,
+    r: settings.r,
+    w: settings.w,
+    partitions: settings.partitions,
+    sync: settings.sync,
   }
 }
 

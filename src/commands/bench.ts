@@ -1,4 +1,5 @@
 import {randomInt} from 'node:crypto'
+import {writeFile} from 'node:fs/promises'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {optionalRangeFlag, rangeFlag, targetFlags} from '../cli/flags.js'
@@ -28,7 +29,7 @@ import {
   type StopCondition,
 } from '../load/index.js'
 import {inFlightRequestsMax} from '../net/constants.js'
-import {benchJson, benchText} from '../render/index.js'
+import {benchHtml, benchJson, benchText} from '../render/index.js'
 
 /** Most replicas a per-request --r or --w may name; the cluster's N bounds it further. */
 const quorumFlagMax = 32
@@ -60,6 +61,7 @@ export default class Bench extends BaseCommand {
     '<%= config.bin %> bench --workload b --distribution uniform --duration 30s --concurrency 32',
     '<%= config.bin %> bench --workload c --ops 100000 --json',
     '<%= config.bin %> bench --rate 2000 --duration 1m',
+    '<%= config.bin %> bench --duration 30s --html bench.html',
   ]
   static override flags = {
     workload: Flags.custom<WorkloadName>({
@@ -104,6 +106,7 @@ export default class Bench extends BaseCommand {
     w: optionalRangeFlag({min: 1, max: quorumFlagMax, description: 'replicas that must acknowledge each update, at most N; default: the cluster W'}),
     seed: optionalRangeFlag({min: 0, max: seedMax, description: 'seed of the operation and key choices (default: random, printed)'}),
     'no-load': Flags.boolean({description: 'skip the load phase that first writes every key once'}),
+    html: Flags.string({description: 'also write the report with the latency histogram and the throughput over time as one self-contained HTML page (inline SVG, loads nothing)'}),
     ...targetFlags('send to'),
   }
 
@@ -136,6 +139,10 @@ export default class Bench extends BaseCommand {
       if (shape.operations.all.count === 0 && shape.operations.all.errors > 0) {
         process.exitCode = exitCodes.error
         process.stderr.write('Error: no operation succeeded; the errors are listed in the report\n')
+      }
+      if (flags.html !== undefined) {
+        await writeFile(flags.html, benchHtml(report))
+        if (!this.jsonEnabled()) process.stderr.write(`wrote ${flags.html}\n`)
       }
       if (!this.jsonEnabled()) this.log(benchText(report, {color: process.stdout.isTTY === true}))
       return shape

@@ -2,15 +2,32 @@
 // configuration or a systemd unit, filled in from flags. A node configuration is checked
 // with the daemon's own validator before it is written, so a file `dyn init` writes is one
 // `dyn node start` accepts. Without --template it lists the templates.
+import {readFileSync} from 'node:fs'
 import {lstat, mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {parseAddress, type HostPort} from '../client/index.js'
 import {packageRoot} from '../cluster/program.js'
-import {renderTemplate, templateInfo, templateNames, templates, templatesDir, templateValues, type MemberSetting, type NodeSettings, type TemplateName, type TemplateSettings, type UnitSettings} from '../cluster/templates.js'
+import {
+  kubernetesNodeJson,
+  kubernetesPodAddress,
+  kubernetesPodName,
+  renderTemplate,
+  templateInfo,
+  templateNames,
+  templates,
+  templatesDir,
+  templateValues,
+  type KubernetesSettings,
+  type MemberSetting,
+  type NodeSettings,
+  type TemplateName,
+  type TemplateSettings,
+  type UnitSettings,
+} from '../cluster/templates.js'
 import {DynError, exitCodes, unreachable} from '../core/errors.js'
-import {ConfigError, configDefaults, configWarnings, parseConfig, type DaemonConfig} from '../daemon/index.js'
+import {ConfigError, configDefaults, configWarnings, membersMax, parseConfig, type DaemonConfig} from '../daemon/index.js'
 import {jsonShapeVersion} from '../render/json.js'
 
 /** Defaults of a node on a host of its own (docs/deploy.md): the usual data directory and
@@ -22,7 +39,30 @@ export const initDefaults = {
   dataDir: '/var/lib/dyn',
   configPath: '/etc/dyn/node.json',
   user: 'dyn',
+  namespace: 'default',
+  replicas: 3,
+  storage: '10Gi',
 } as const
+
+/** Most pods of the first start: each is a first member, listed in the ConfigMap. */
+export const kubernetesReplicasMax = membersMax
+
+/** A StatefulSet's name is at most 52 characters (its pods get a 10-character revision hash
+ * label on top, within 63); `-peers` is added for the headless service. */
+const kubernetesClusterCharsMax = 40
+
+/** A Service name, hence the cluster name here: an RFC 1035 label (a letter first). */
+const dnsLabelPattern = /^[a-z]([-a-z0-9]*[a-z0-9])?$/
+
+/** A namespace: an RFC 1123 label. */
+const namespacePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+/** An image reference as registries write it: registry/path:tag or @sha256:digest. No
+ * whitespace or quotes: it stands inside a YAML string. */
+const imagePattern = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/
+
+/** A volume size in the binary units Kubernetes quantities take. */
+const storagePattern = /^[1-9][0-9]{0,5}(Mi|Gi|Ti)$/
 
 /** Longest secret file read: a secret is at most 1024 characters (daemon/config.ts). */
 const secretFileBytesMax = 4096
@@ -36,7 +76,27 @@ const unitPathUnsafe = /[\s"'\\%]/
 
 const wildcardHosts: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]'])
 
-export type ValueFlag = 'name' | 'listen' | 'http' | 'members' | 'seeds' | 'data-dir' | 'cluster' | 'n' | 'r' | 'w' | 'partitions' | 'sync' | 'secret-file' | 'config-path' | 'bin' | 'user'
+export type ValueFlag =
+  | 'name'
+  | 'listen'
+  | 'http'
+  | 'members'
+  | 'seeds'
+  | 'data-dir'
+  | 'cluster'
+  | 'n'
+  | 'r'
+  | 'w'
+  | 'partitions'
+  | 'sync'
+  | 'secret-file'
+  | 'config-path'
+  | 'bin'
+  | 'user'
+  | 'namespace'
+  | 'replicas'
+  | 'image'
+  | 'storage'
 
 const nodeFlags: readonly ValueFlag[] = ['name', 'listen', 'http', 'data-dir', 'cluster', 'n', 'r', 'w', 'partitions', 'sync']
 
@@ -45,6 +105,7 @@ export const templateFlags: Readonly<Record<TemplateName, readonly ValueFlag[]>>
   'local-cluster': [...nodeFlags, 'members'],
   node: [...nodeFlags, 'members', 'seeds', 'secret-file'],
   systemd: ['bin', 'config-path', 'user', 'data-dir'],
+  kubernetes: ['cluster', 'namespace', 'replicas', 'image', 'storage', 'n', 'r', 'w', 'partitions', 'sync'],
 }
 
 /** The flag that sets each field of the node configuration, for errors of the validator. */
@@ -79,11 +140,12 @@ export class FileExistsError extends DynError {
 export type InitFlags = Partial<Record<ValueFlag, string | number | undefined>> & {readonly out: string}
 
 export default class Init extends BaseCommand {
-  static override summary = 'Write a node configuration or a systemd unit from a template'
+  static override summary = 'Write a node configuration, a systemd unit or Kubernetes manifests from a template'
 
   static override description =
     'Fills in a template from templates/ with the flags and writes it into --out: `node` (one node of a cluster across hosts), ' +
-    '`local-cluster` (the configuration `dyn cluster up` writes per node) or `systemd` (a unit running `dyn node start`). ' +
+    '`local-cluster` (the configuration `dyn cluster up` writes per node), `systemd` (a unit running `dyn node start`) or ' +
+    '`kubernetes` (a StatefulSet with its services, ConfigMap and PodDisruptionBudget). ' +
     'A node configuration is validated as `dyn node start` would before it is written. An existing file is kept unless --force. ' +
     'Without --template, lists the templates. See docs/deploy.md.'
 
@@ -92,6 +154,7 @@ export default class Init extends BaseCommand {
     '<%= config.bin %> init --template node --name n1 --listen 10.0.0.1:7001 --http 10.0.0.1:8001 --members n1@10.0.0.1:7001,n2@10.0.0.2:7001,n3@10.0.0.3:7001 --out /etc/dyn',
     '<%= config.bin %> init --template node --name n4 --listen 10.0.0.4:7001 --seeds 10.0.0.1:7001,10.0.0.2:7001 --out /etc/dyn',
     '<%= config.bin %> init --template systemd --out /etc/systemd/system',
+    '<%= config.bin %> init --template kubernetes --namespace dyn --replicas 3 --image registry.example/dyn:0.1.0 --storage 20Gi',
   ]
 
   static override flags = {
@@ -104,16 +167,20 @@ export default class Init extends BaseCommand {
     members: Flags.string({description: '[node, local-cluster] the first members of a new cluster, this node included: NAME@HOST:PORT,... (the same list on every host)'}),
     seeds: Flags.string({description: '[node] HOST:PORT,... of running nodes, for a node joining a cluster'}),
     'data-dir': Flags.string({description: `store directory [default: ${initDefaults.dataDir}; local-cluster: OUT/data]`}),
-    cluster: Flags.string({description: `[node, local-cluster] cluster name [default: ${configDefaults.cluster}]`}),
-    n: Flags.integer({description: `[node, local-cluster] replicas per key [default: ${configDefaults.n}, at most the --members given]`}),
-    r: Flags.integer({description: `[node, local-cluster] default read quorum [default: ${configDefaults.r}, at most N]`}),
-    w: Flags.integer({description: `[node, local-cluster] default write quorum [default: ${configDefaults.w}, at most N]`}),
-    partitions: Flags.integer({description: `[node, local-cluster] partition count Q, a power of two from 8 to 4096 [default: ${configDefaults.partitions}]`}),
-    sync: Flags.string({description: `[node, local-cluster] durability: always, interval:MS or none [default: ${configDefaults.sync}]`}),
+    cluster: Flags.string({description: `[node, local-cluster, kubernetes] cluster name; for kubernetes also the StatefulSet's [default: ${configDefaults.cluster}]`}),
+    n: Flags.integer({description: `[node, local-cluster, kubernetes] replicas per key [default: ${configDefaults.n}, at most the --members or --replicas given]`}),
+    r: Flags.integer({description: `[node, local-cluster, kubernetes] default read quorum [default: ${configDefaults.r}, at most N]`}),
+    w: Flags.integer({description: `[node, local-cluster, kubernetes] default write quorum [default: ${configDefaults.w}, at most N]`}),
+    partitions: Flags.integer({description: `[node, local-cluster, kubernetes] partition count Q, a power of two from 8 to 4096 [default: ${configDefaults.partitions}]`}),
+    sync: Flags.string({description: `[node, local-cluster, kubernetes] durability: always, interval:MS or none [default: ${configDefaults.sync}]`}),
     'secret-file': Flags.string({description: '[node] file holding the cluster secret (16 to 1024 characters, the same on every node)'}),
     'config-path': Flags.string({description: `[systemd] the node configuration the unit starts from [default: ${initDefaults.configPath}]`}),
     bin: Flags.string({description: "[systemd] absolute path of the dyn program [default: this installation's bin/run.js]"}),
     user: Flags.string({description: `[systemd] user and group the node runs as [default: ${initDefaults.user}]`}),
+    namespace: Flags.string({description: `[kubernetes] namespace of every object [default: ${initDefaults.namespace}]`}),
+    replicas: Flags.integer({description: `[kubernetes] pods at the first start, the first members; scale later with cluster join/leave [default: ${initDefaults.replicas}]`}),
+    image: Flags.string({description: "[kubernetes] container image with dyn installed as `dyn` [default: dyn:VERSION, this installation's version]"}),
+    storage: Flags.string({description: `[kubernetes] size of each pod's volume, such as 10Gi [default: ${initDefaults.storage}]`}),
   }
 
   async run(): Promise<unknown> {
@@ -170,8 +237,8 @@ export async function initTemplate(options: InitOptions): Promise<InitResult> {
   const path = join(out, templates[name].output)
   const settings = await settingsOf(name, options.flags, out)
   const text = renderTemplate(name, templateValues(settings))
-  const warnings = settings.template === 'systemd' ? [] : configWarnings(validate(text, out))
-  const secret = settings.template !== 'systemd' && settings.node.secret !== undefined
+  const warnings = renderedWarnings(settings, text, out)
+  const secret = (settings.template === 'node' || settings.template === 'local-cluster') && settings.node.secret !== undefined
   const overwritten = await writeOutput({path, text, force: options.force, secret})
   return {template: name, path, overwritten, warnings, next: nextSteps(settings, path)}
 }
@@ -196,8 +263,25 @@ async function settingsOf(name: TemplateName, flags: InitFlags, out: string): Pr
       return {template: name, node: await nodeSettings(name, flags, out)}
     case 'systemd':
       return {template: name, unit: unitSettings(flags)}
+    case 'kubernetes':
+      return {template: name, kubernetes: kubernetesSettings(flags)}
     default:
       return unreachable(name)
+  }
+}
+
+/** Checks a node configuration as the daemon will read it; returns its warnings. */
+function renderedWarnings(settings: TemplateSettings, text: string, out: string): string[] {
+  switch (settings.template) {
+    case 'local-cluster':
+    case 'node':
+      return configWarnings(validate(text, {baseDir: out}))
+    case 'systemd':
+      return []
+    case 'kubernetes':
+      return kubernetesWarnings(settings.kubernetes, text)
+    default:
+      return unreachable(settings)
   }
 }
 
@@ -296,10 +380,11 @@ async function readSecret(path: string): Promise<string> {
   return bytes.toString('utf8').replace(/\r?\n$/, '')
 }
 
-/** Validates the generated configuration as `dyn node start --config` will read it. */
-function validate(text: string, out: string): DaemonConfig {
+/** Validates the generated configuration as `dyn node start --config` will read it, with
+ * the flags a pod gives it (`overrides`). */
+function validate(text: string, options: {baseDir: string; overrides?: {name: string; advertise: string}}): DaemonConfig {
   try {
-    return parseConfig(JSON.parse(text) as unknown, {baseDir: out})
+    return parseConfig(JSON.parse(text) as unknown, {baseDir: options.baseDir, ...(options.overrides === undefined ? {} : {overrides: options.overrides})})
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     const flag = fieldFlags[error.field.split(/[.[]/)[0] ?? '']
@@ -337,6 +422,50 @@ function unitSettings(flags: InitFlags): UnitSettings {
   }
 }
 
+// ---- the Kubernetes manifests ----
+
+/** The version of this installation, for the default image tag. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version?: unknown}
+  return typeof manifest.version === 'string' ? manifest.version : 'latest'
+}
+
+function matching(flag: ValueFlag, value: string, pattern: RegExp, rule: string): string {
+  if (!pattern.test(value)) throw new InitFlagError(`--${flag}`, `${JSON.stringify(value)} is not allowed`, rule)
+  return value
+}
+
+function kubernetesSettings(flags: InitFlags): KubernetesSettings {
+  const cluster = text(flags, 'cluster') ?? configDefaults.cluster
+  const labelRule = `use 1 to ${kubernetesClusterCharsMax} lower-case letters, digits or '-', starting with a letter and ending with a letter or digit: it names the StatefulSet and its services`
+  if (cluster.length > kubernetesClusterCharsMax) throw new InitFlagError('--cluster', `${JSON.stringify(cluster)} is longer than ${kubernetesClusterCharsMax} characters`, labelRule)
+  const replicas = number(flags, 'replicas', initDefaults.replicas)
+  if (replicas < 1 || replicas > kubernetesReplicasMax) throw new InitFlagError('--replicas', `${replicas} is not allowed`, `give 1 to ${kubernetesReplicasMax} pods`)
+  const n = number(flags, 'n', Math.min(configDefaults.n, replicas))
+  return {
+    cluster: matching('cluster', cluster, dnsLabelPattern, labelRule),
+    namespace: matching('namespace', text(flags, 'namespace') ?? initDefaults.namespace, namespacePattern, "use 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit"),
+    replicas,
+    image: matching('image', text(flags, 'image') ?? `dyn:${packageVersion()}`, imagePattern, 'give an image reference such as registry.example/dyn:0.1.0, without spaces or quotes'),
+    storage: matching('storage', text(flags, 'storage') ?? initDefaults.storage, storagePattern, 'give a size in Mi, Gi or Ti, such as 10Gi'),
+    n,
+    r: number(flags, 'r', Math.min(configDefaults.r, n)),
+    w: number(flags, 'w', Math.min(configDefaults.w, n)),
+    partitions: number(flags, 'partitions', configDefaults.partitions),
+    sync: text(flags, 'sync') ?? configDefaults.sync,
+  }
+}
+
+/** Validates the ConfigMap's node configuration as the first pod and as a pod added by
+ * scaling up read it (their flags give the name and the advertised address). */
+function kubernetesWarnings(settings: KubernetesSettings, rendered: string): string[] {
+  const json = kubernetesNodeJson(rendered)
+  const podConfig = (ordinal: number): DaemonConfig =>
+    validate(json, {baseDir: '/etc/dyn/config', overrides: {name: kubernetesPodName(settings.cluster, ordinal), advertise: kubernetesPodAddress(settings, ordinal)}})
+  podConfig(settings.replicas)
+  return configWarnings(podConfig(0))
+}
+
 // ---- writing ----
 
 /** Writes atomically (a temporary file renamed over the target); true when it replaced one. */
@@ -368,6 +497,15 @@ function nextSteps(settings: TemplateSettings, path: string): string[] {
     case 'systemd': {
       const installed = '/etc/systemd/system/dyn.service'
       return [...(path === installed ? [] : [`install -m 0644 ${path} ${installed}`]), 'systemctl daemon-reload', 'systemctl enable --now dyn']
+    }
+    case 'kubernetes': {
+      const {cluster, namespace} = settings.kubernetes
+      return [
+        `kubectl create namespace ${namespace}   (unless it exists)`,
+        `kubectl -n ${namespace} create secret generic ${cluster}-secret --from-file=secret=SECRET_FILE   (openssl rand -base64 32 > SECRET_FILE)`,
+        `kubectl apply -f ${path}`,
+        `kubectl -n ${namespace} exec ${kubernetesPodName(cluster, 0)} -- dyn cluster status   (docs/deploy.md)`,
+      ]
     }
     default:
       return unreachable(settings)

@@ -156,6 +156,16 @@ export class Histogram {
     this.maxValue = Math.max(this.maxValue, other.maxValue)
   }
 
+  /** The recorded values slot by slot, in increasing order, empty slots skipped: each
+   * slot's highest equivalent value (as valueAtPercentile reads it back) and its count.
+   * Values above highestTrackableValue are in the top slot. */
+  *slots(): Generator<{readonly value: number; readonly count: number}> {
+    for (let index = 0; index < this.counts.length; index++) {
+      const count = this.counts[index]!
+      if (count > 0) yield {value: this.highestEquivalentValue(this.valueFromIndex(index)), count}
+    }
+  }
+
   /** An independent copy. */
   clone(): Histogram {
     const copy = new Histogram({highestTrackableValue: this.highestTrackableValue, significantDigits: this.significantDigits})

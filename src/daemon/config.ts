@@ -75,6 +75,15 @@ export interface DaemonConfig {
   readonly requestTimeoutMs: number
   /** Cluster secret for the hello's challenge-response (DESIGN §11). */
   readonly secret?: string
+  /** Absolute path of the file the secret is read from at start (loadConfig), instead of
+   * `secret` in the file itself: a Kubernetes Secret mounted as a file, a file only root
+   * reads. parseConfig only checks the path; loadConfig reads it into `secret`. */
+  readonly secretFile?: string
+  /** host:port other nodes and clients reach this node at, when it is not the listen
+   * address: a node listening on 0.0.0.0 in a pod is reached by its stable DNS name. It is
+   * the address a joining node announces and the one of this node in a member list it
+   * makes for itself. Default: the listen address. */
+  readonly advertise?: string
 }
 
 /** Defaults of the optional fields (DESIGN §4: N/R/W 3/2/2, Q 64; §6: sync always; §11:
@@ -109,6 +118,8 @@ export interface ConfigOverrides {
   w?: number | undefined
   partitions?: number | undefined
   sync?: string | undefined
+  /** host:port to announce instead of the listen address. */
+  advertise?: string | undefined
 }
 
 export class ConfigError extends DynError {
@@ -147,7 +158,27 @@ export async function loadConfig(options: LoadConfigOptions): Promise<DaemonConf
     raw = await readConfigFile(path)
     baseDir = dirname(path)
   }
-  return parseConfig(raw, {baseDir, overrides: options.overrides ?? {}, cwd})
+  const config = parseConfig(raw, {baseDir, overrides: options.overrides ?? {}, cwd})
+  if (config.secretFile === undefined) return config
+  return {...config, secret: await readSecretFile(config.secretFile)}
+}
+
+/** The secret a `secretFile` holds: its text without one trailing newline (how editors,
+ * `openssl rand -base64` and `kubectl create secret --from-file` leave it), as
+ * `dyn init --secret-file` and DYN_SECRET_FILE read it. */
+export async function readSecretFile(path: string): Promise<string> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new ConfigError('secretFile', `${path} cannot be read (${code})`, 'give the path of a file holding the cluster secret, readable by the node (a mounted Kubernetes Secret, or a file written by `openssl rand -base64 32`)')
+  }
+  // A secret is at most secretCharsMax characters; anything much longer is not a secret file.
+  if (bytes.length > secretCharsMax * 4) throw new ConfigError('secretFile', `${path} is ${bytes.length} bytes`, `the file must hold only the secret, ${secretCharsMin} to ${secretCharsMax} characters`)
+  const secret = secretOf(bytes.toString('utf8').replace(/\r?\n$/, ''), 'secretFile')
+  if (secret === undefined) throw new ConfigError('secretFile', `${path} holds no secret`, `write the secret, ${secretCharsMin} to ${secretCharsMax} characters, into the file`)
+  return secret
 }
 
 async function readConfigFile(path: string): Promise<unknown> {
@@ -181,7 +212,9 @@ const topFields = [
   'valueBytesMax',
   'requestTimeoutMs',
   'secret',
+  'secretFile',
   'seeds',
+  'advertise',
 ] as const
 const hostPortFields = ['host', 'port'] as const
 const memberFields = ['name', 'address', 'weight'] as const
@@ -208,9 +241,13 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const http = hostPort('http', file['http'], configDefaults.http, {host: flags.httpHost, port: flags.httpPort})
   const dataDir = flags.dataDir === undefined ? path('dataDir', required('dataDir', file['dataDir']), options.baseDir) : path('dataDir', flags.dataDir, cwd)
   const seeds = seedList(file['seeds'])
-  const members = memberList({name, listen, file: file['members'], peers: flags.peers, joining: seeds !== undefined})
-  // A joining node takes the cluster's N, which its member list need not show.
-  const nMax = seeds === undefined ? members.length : partitionCountMax
+  const advertise = advertiseOf(flags.advertise ?? file['advertise'])
+  const members = memberList({name, self: advertise ?? selfAddress(listen), file: file['members'], peers: flags.peers, joining: seeds !== undefined})
+  // A joining node takes the cluster's N, which its member list need not show; a first
+  // member (also one given seeds, as every pod of a StatefulSet is) starts the ring from
+  // the member list, which must hold N.
+  const firstMember = seeds === undefined || members.some((member) => member.name === name)
+  const nMax = firstMember ? members.length : partitionCountMax
   const n = integer('n', flags.n ?? file['n'] ?? configDefaults.n, {min: 1, max: nMax, rule: `must be between 1 and the number of members (${nMax})`})
   const r = integer('r', flags.r ?? file['r'] ?? configDefaults.r, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
   const w = integer('w', flags.w ?? file['w'] ?? configDefaults.w, {min: 1, max: n, rule: `must be between 1 and n=${n}`})
@@ -218,7 +255,9 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const {sync, syncMode} = syncOf(flags.sync ?? file['sync'] ?? configDefaults.sync)
   const valueBytesMax = integer('valueBytesMax', file['valueBytesMax'] ?? configDefaults.valueBytesMax, {min: 1, max: valueBytesMaxCeiling})
   const requestTimeoutMs = integer('requestTimeoutMs', file['requestTimeoutMs'] ?? configDefaults.requestTimeoutMs, {min: 1, max: requestTimeoutMsMax})
-  const secret = secretOf(file['secret'])
+  const secret = secretOf(file['secret'], 'secret')
+  const secretFile = file['secretFile'] === undefined ? undefined : secretPath(file['secretFile'], options.baseDir)
+  if (secret !== undefined && secretFile !== undefined) throw new ConfigError('secretFile', 'is given together with secret', 'give the secret either in the file (secret) or as the path of a file holding it (secretFile), not both')
   if (n > partitions) throw new ConfigError('n', `${n} is more than partitions=${partitions}`, 'use fewer replicas than partitions')
   return {
     cluster,
@@ -237,13 +276,15 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     requestTimeoutMs,
     ...(secret === undefined ? {} : {secret}),
     ...(seeds === undefined ? {} : {seeds}),
+    ...(secretFile === undefined ? {} : {secretFile}),
+    ...(advertise === undefined ? {} : {advertise}),
   }
 }
 
 /** Things worth a loud line in the log, though the configuration is valid. */
 export function configWarnings(config: DaemonConfig): string[] {
   const warnings: string[] = []
-  if (config.secret === undefined && !isLoopback(config.listen.host)) {
+  if (config.secret === undefined && config.secretFile === undefined && !isLoopback(config.listen.host)) {
     warnings.push(
       `WARNING: listening on ${config.listen.host}:${config.listen.port}, which is not a loopback address, without a cluster secret: ` +
         'anyone who can reach this port can read and write every key. Set "secret" in the configuration (DESIGN §11).',
@@ -253,7 +294,9 @@ export function configWarnings(config: DaemonConfig): string[] {
     warnings.push(`WARNING: the HTTP admin port listens on ${config.http.host}:${config.http.port}; /status shows the cluster layout to anyone who can reach it.`)
   }
   const self = config.members.find((member) => member.name === config.name)
-  if (self !== undefined && splitAddress(self.address)?.port !== config.listen.port) {
+  if (self !== undefined && config.advertise !== undefined && self.address !== config.advertise) {
+    warnings.push(`WARNING: members lists ${config.name} at ${self.address} but it advertises ${config.advertise}; peers and clients will look for it at ${self.address}.`)
+  } else if (self !== undefined && config.advertise === undefined && splitAddress(self.address)?.port !== config.listen.port) {
     warnings.push(`WARNING: members lists ${config.name} at ${self.address} but it listens on port ${config.listen.port}; peers and clients will look for it at ${self.address}.`)
   }
   return warnings
@@ -354,14 +397,35 @@ function syncOf(value: unknown): {sync: string; syncMode: SyncMode} {
   }
 }
 
-function secretOf(value: unknown): string | undefined {
+function secretOf(value: unknown, field: 'secret' | 'secretFile'): string | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || value.length < secretCharsMin || value.length > secretCharsMax) {
     const length = typeof value === 'string' ? `a string of ${value.length} characters` : show(value)
     const allowed = `a random string of ${secretCharsMin} to ${secretCharsMax} characters, the same on every node`
-    throw new ConfigError('secret', `${length} is not allowed; use ${allowed}`, `use ${allowed}`)
+    throw new ConfigError(field, `${length} is not allowed; use ${allowed}`, `use ${allowed}`)
   }
   return value
+}
+
+function secretPath(value: unknown, baseDir: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError('secretFile', `${show(value)} is not a path`, 'give the path of the file holding the cluster secret, such as /etc/dyn/secret')
+  }
+  return isAbsolute(value) ? value : resolve(baseDir, value)
+}
+
+/** Hosts that are only something to listen on: a node announced at one cannot be reached. */
+const wildcardHosts: ReadonlySet<string> = new Set(['0.0.0.0', '::'])
+
+/** `advertise`: host:port, not a wildcard address. */
+function advertiseOf(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  const checked = address('advertise', value)
+  const host = splitAddress(checked)?.host ?? ''
+  if (wildcardHosts.has(host)) {
+    throw new ConfigError('advertise', `${show(value)} is an address to listen on, not one to reach this node at`, "give the name or address other nodes reach this node at, such as dyn-0.dyn-peers.default.svc.cluster.local:7001")
+  }
+  return checked
 }
 
 /** `host:port`, `[v6]:port`; undefined when it is not one. */
@@ -393,7 +457,7 @@ function seedList(value: unknown): string[] | undefined {
   return value.map((entry: unknown, index) => address(`seeds[${index}]`, entry))
 }
 
-function memberList(options: {name: string; listen: HostPort; file: unknown; peers: string | undefined; joining: boolean}): MemberConfig[] {
+function memberList(options: {name: string; self: string; file: unknown; peers: string | undefined; joining: boolean}): MemberConfig[] {
   // A joining node without a member list knows no member yet, not even itself as one.
   if (options.joining && options.file === undefined && options.peers === undefined) return []
   const members = options.peers !== undefined ? membersFromPeers(options) : membersFromFile(options)
@@ -409,9 +473,9 @@ function selfAddress(listen: HostPort): string {
   return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`
 }
 
-function membersFromFile(options: {name: string; listen: HostPort; file: unknown}): MemberConfig[] {
+function membersFromFile(options: {name: string; self: string; file: unknown}): MemberConfig[] {
   // No member list: a cluster of this node alone.
-  if (options.file === undefined) return [{name: options.name, address: selfAddress(options.listen), weight: configDefaults.weight}]
+  if (options.file === undefined) return [{name: options.name, address: options.self, weight: configDefaults.weight}]
   if (!Array.isArray(options.file) || options.file.length === 0) {
     throw new ConfigError('members', `${show(options.file)} is not a list of members`, 'write members as [{"name": "n1", "address": "127.0.0.1:7001"}, ...]')
   }
@@ -427,8 +491,8 @@ function membersFromFile(options: {name: string; listen: HostPort; file: unknown
 }
 
 /** `--peers n2@127.0.0.1:7002,n3@...`: the members besides this node, which joins them at
- * its listen address (a member list in the file is replaced). */
-function membersFromPeers(options: {name: string; listen: HostPort; file: unknown; peers: string | undefined}): MemberConfig[] {
+ * its advertised (default: listen) address (a member list in the file is replaced). */
+function membersFromPeers(options: {name: string; self: string; file: unknown; peers: string | undefined}): MemberConfig[] {
   const peers = (options.peers ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0)
   const parsed = peers.map((item) => {
     const at = item.indexOf('@')
@@ -439,7 +503,7 @@ function membersFromPeers(options: {name: string; listen: HostPort; file: unknow
       weight: configDefaults.weight,
     }
   })
-  return [{name: options.name, address: selfAddress(options.listen), weight: configDefaults.weight}, ...parsed]
+  return [{name: options.name, address: options.self, weight: configDefaults.weight}, ...parsed]
 }
 
 function checkUnique(members: readonly MemberConfig[]): void {

@@ -134,7 +134,7 @@ class RunningDaemon implements Daemon {
       ports: {transport: this.transport, store: parts.store, meta: parts.meta, clock: monotonicClock, random: new SeededRandom(randomInt(2 ** 31)), faults: this.faults},
       onError: (error) => parts.log.error(`background work failed: ${messageOf(error)}`),
       seeds: config.seeds ?? [],
-      self: {address: formatAddress(config.listen), weight: config.members.find((member) => member.name === config.name)?.weight ?? 1},
+      self: {address: config.advertise ?? formatAddress(config.listen), weight: config.members.find((member) => member.name === config.name)?.weight ?? 1},
     })
     this.node.view.onChange((next, previous) => {
       for (const member of this.node.view.addresses()) peerAddresses.set(member.name, member.address)

@@ -15,5 +15,6 @@ export {
   type OperationStats,
   type StopReason,
 } from './runner.js'
+export {Timeline, timelineIntervalMsMin, timelineIntervalsMax, type ThroughputTimeline} from './timeline.js'
 export {clientTarget, type ClientTargetOptions} from './target.js'
 export {ProgressBar, progressLine, progressRedrawMsMin, type ProgressStream} from './progress.js'

@@ -23,6 +23,7 @@ import {SeededRandom} from '../core/random.js'
 import {operationKinds, WorkloadGenerator, type OperationKind, type PlannedOperation} from '../core/workload.js'
 import type {LoadClock} from './clock.js'
 import {benchKey, type BenchOptions} from './options.js'
+import {Timeline, type ThroughputTimeline} from './timeline.js'
 
 /** What the load generator sends operations to (DynClient in `dyn bench`, fakes in tests). */
 export interface BenchTarget {
@@ -84,6 +85,8 @@ export interface BenchResult {
   readonly unsent: number
   readonly stoppedBy: StopReason
   readonly operations: Readonly<Record<OperationKind, OperationStats>>
+  /** Answers per interval of the measured run, all kinds together. */
+  readonly timeline: ThroughputTimeline
 }
 
 export type BenchPhase = 'load' | 'run'
@@ -182,17 +185,18 @@ export class BenchRun {
     const stats = newStats(false)
     const generator = this.generator()
     const startMs = clock.nowMs()
+    const timeline = new Timeline(startMs)
     let issued = 0
     const mayIssue = (): boolean => !this.aborted && (stop.kind === 'duration' ? clock.nowMs() - startMs < stop.durationMs : issued < stop.operations)
     const worker = async (): Promise<void> => {
       while (mayIssue()) {
         issued++
-        await this.execute(generator.next(), {stats, dueMs: clock.nowMs()})
+        await this.execute(generator.next(), {stats, timeline, dueMs: clock.nowMs()})
       }
     }
     await Promise.all(Array.from({length: this.options.concurrency}, worker))
     const stoppedBy: StopReason = this.aborted ? 'interrupted' : stop.kind
-    return {elapsedMs: clock.nowMs() - startMs, issued, unsent: 0, stoppedBy, operations: stats}
+    return {elapsedMs: clock.nowMs() - startMs, issued, unsent: 0, stoppedBy, operations: stats, timeline: timeline.result()}
   }
 
   private async openLoop(rateOpsPerS: number): Promise<Omit<BenchResult, 'options' | 'mode' | 'load'>> {
@@ -205,6 +209,7 @@ export class BenchRun {
     const slots = new Slots(this.options.concurrency)
     const inFlight = new Set<Promise<void>>()
     const startMs = clock.nowMs()
+    const timeline = new Timeline(startMs)
     let issued = 0
     let behind = false
     // A bug in an operation (an error without a code) ends the run once the operations in
@@ -221,7 +226,7 @@ export class BenchRun {
         break
       }
       issued++
-      const operation = this.execute(generator.next(), {stats, dueMs})
+      const operation = this.execute(generator.next(), {stats, timeline, dueMs})
         .catch((error: unknown) => {
           failure ??= {error}
         })
@@ -236,7 +241,7 @@ export class BenchRun {
     if (failure !== undefined) throw failure.error
     const due = Math.min(scheduled, Math.floor((cutoffMs - startMs) / intervalMs) + 1)
     const stoppedBy: StopReason = this.aborted ? 'interrupted' : stop.kind
-    return {elapsedMs: clock.nowMs() - startMs, issued, unsent: behind || this.aborted ? Math.max(0, due - issued) : 0, stoppedBy, operations: stats}
+    return {elapsedMs: clock.nowMs() - startMs, issued, unsent: behind || this.aborted ? Math.max(0, due - issued) : 0, stoppedBy, operations: stats, timeline: timeline.result()}
   }
 
   private generator(): WorkloadGenerator {
@@ -245,7 +250,7 @@ export class BenchRun {
   }
 
   /** Sends one operation and records its outcome. */
-  private async execute(operation: PlannedOperation, how: {stats: Record<OperationKind, OperationStats>; dueMs: number}): Promise<void> {
+  private async execute(operation: PlannedOperation, how: {stats: Record<OperationKind, OperationStats>; timeline: Timeline; dueMs: number}): Promise<void> {
     const stats = how.stats[operation.kind]
     const sentMs = this.deps.clock.nowMs()
     try {
@@ -254,9 +259,11 @@ export class BenchRun {
       stats.count++
       stats.latency.record(toUs(answeredMs - how.dueMs))
       stats.serviceTime?.record(toUs(answeredMs - sentMs))
+      how.timeline.record(answeredMs, true)
     } catch (error) {
       stats.errors++
       countCode(stats.errorCodes, codeOf(error))
+      how.timeline.record(this.deps.clock.nowMs(), false)
     } finally {
       this.done++
     }

@@ -150,7 +150,7 @@ export function benchJson(input: BenchReportInput) {
 export function benchText(input: BenchReportInput, options: RenderOptions): string {
   const all = rows(input)
   const total = all.at(-1)!.operation
-  const lines = [...settingsLines(input)]
+  const lines = [...benchSettingsLines(input)]
   if (input.load !== undefined) {
     const failed = input.load.errors === 0 ? '' : `, ${grouped(input.load.errors)} failed (${codesText(input.load.errorCodes)})`
     lines.push(`load: ${grouped(input.load.keys)} keys written in ${seconds(input.load.elapsedMs)}${failed}`)
@@ -170,7 +170,8 @@ export function benchText(input: BenchReportInput, options: RenderOptions): stri
   return lines.join('\n')
 }
 
-function settingsLines(input: BenchReportInput): string[] {
+/** The run's settings in two lines: workload and keys; loop, stop, cluster and seed. */
+export function benchSettingsLines(input: BenchReportInput): string[] {
   const {options, cluster} = input
   const mix = workloads[options.workload]
   const loop = input.mode === 'open' ? `open loop at ${grouped(options.rateOpsPerS ?? 0)} ops/s, at most ${options.concurrency} in flight` : `closed loop, concurrency ${options.concurrency}`

@@ -195,10 +195,10 @@ describe('the shipped templates', () => {
 
   it('are found by name; an unknown name is a usage error listing them', () => {
     expect(templateInfo('systemd').file).toBe('dyn.service')
-    const error = thrown(() => templateInfo('kubernetes'))
+    const error = thrown(() => templateInfo('nomad'))
     expect(error).toBeInstanceOf(UnknownTemplateError)
     expect((error as UnknownTemplateError).exitCode).toBe(2)
-    expect((error as Error).message).toContain('local-cluster, node, systemd')
+    expect((error as Error).message).toContain('local-cluster, node, systemd, kubernetes')
   })
 })
 
@@ -228,6 +228,7 @@ function fullSettings(): TemplateSettings[] {
     {template: 'local-cluster', node: {...nodeSettings, seeds: undefined, secret: undefined}},
     {template: 'node', node: nodeSettings},
     {template: 'systemd', unit: {bin: '/usr/local/bin/dyn', configPath: '/etc/dyn/node.json', user: 'dyn', dataDir: '/var/lib/dyn'}},
+    {template: 'kubernetes', kubernetes: {cluster: 'prod', namespace: 'store', replicas: 3, image: 'dyn:0.1.0', storage: '10Gi', n: 3, r: 2, w: 2, partitions: 128, sync: 'always'}},
   ]
 }
 

@@ -1,7 +1,7 @@
 // `dyn bench` as a real process against a real local cluster of three nodes: the JSON of a
 // closed-loop and an open-loop run (counts that add up, ordered percentiles), the text
 // report, and exit code 2 for flags out of range.
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -78,7 +78,7 @@ describe('dyn bench on a local cluster', () => {
     const [closed, open, text, quorum] = await Promise.all([
       dyn(['bench', '--dir', dir, '--ops', '300', '--keys', '100', '--concurrency', '8', '--seed', '1', '--json']),
       dyn(['bench', '--dir', dir, '--workload', 'B', '--distribution', 'uniform', '--rate', '100', '--duration', '1s', '--no-load', '--json']),
-      dyn(['bench', '--dir', dir, '--workload', 'c', '--ops', '50', '--keys', '20']),
+      dyn(['bench', '--dir', dir, '--workload', 'c', '--ops', '50', '--keys', '20', '--html', join(dir, 'bench.html')]),
       dyn(['bench', '--dir', dir, '--r', '4', '--ops', '1', '--json']),
     ])
     const closedShape = expectShape(closed)
@@ -94,8 +94,11 @@ describe('dyn bench on a local cluster', () => {
     expect(text.stdout).toMatch(/^workload C \(read only\), zipfian keys over 20, 100-byte values$/m)
     expect(text.stdout).toMatch(/^run: 50 operations in /m)
     expect(text.stdout).toMatch(/│ all +│ +50 │ +0 │/)
-    // No terminal: no progress bar.
-    expect(text.stderr).toBe('')
+    // No terminal: no progress bar; the page written is named on stderr.
+    expect(text.stderr.trim()).toBe(`wrote ${join(dir, 'bench.html')}`)
+    const page = await readFile(join(dir, 'bench.html'), 'utf8')
+    expect(page.startsWith('<!DOCTYPE html>')).toBe(true)
+    expect(page).toContain('throughput over time')
 
     expect(quorum.exitCode, quorum.stdout + quorum.stderr).toBe(2)
     expect(json(quorum)).toMatchObject({error: {code: 'USAGE', message: '--r 4 is not allowed: the cluster keeps N=3 replicas'}})

@@ -79,6 +79,7 @@ describe('dyn init', () => {
       ['local-cluster', 'node.json'],
       ['node', 'node.json'],
       ['systemd', 'dyn.service'],
+      ['kubernetes', 'kubernetes.yaml'],
     ])
     for (const template of listed.templates) expect((await readFile(template.path, 'utf8')).length).toBeGreaterThan(0)
     expect(listed.templates[1]?.flags).toContain('--seeds')

@@ -34,6 +34,7 @@ export default class NodeStart extends BaseCommand {
     w: Flags.integer({summary: 'Default write quorum [default: 2].'}),
     partitions: Flags.integer({summary: 'Partition count Q, a power of two from 8 to 4096 [default: 64].'}),
     sync: Flags.string({summary: 'Durability: always, interval:MS or none [default: always].'}),
+    advertise: Flags.string({summary: 'HOST:PORT other nodes and clients reach this node at, when not the listen address [default: the listen address].'}),
   }
 
   async run(): Promise<void> {
@@ -54,6 +55,7 @@ export default class NodeStart extends BaseCommand {
         w: flags.w,
         partitions: flags.partitions,
         sync: flags.sync,
+        advertise: flags.advertise,
       },
     })
     const daemon = await startDaemon(config, {logFormat: this.jsonEnabled() ? 'json' : 'text'})
