@@ -201,7 +201,7 @@ describe('initTemplate', () => {
     ['a relative program path', 'systemd', {bin: 'dyn'}, /^--bin: dyn is not an absolute path/],
     ['a path systemd would split', 'systemd', {'config-path': '/etc/my dyn/node.json'}, /^--config-path: "\/etc\/my dyn\/node.json" contains whitespace/],
     ['a user name useradd refuses', 'systemd', {user: 'Dyn User'}, /^--user: "Dyn User" is not a user name/],
-    ['an unknown template', 'kubernetes', {}, /^there is no template "kubernetes"/],
+    ['an unknown template', 'compose', {}, /^there is no template "compose"/],
   ])('refuses %s with a usage error', async (_what, template, flags, message) => {
     const attempt = initTemplate({template, flags: {out: join(dir, 'refused'), ...flags}, force: false})
     await expect(attempt).rejects.toMatchObject({exitCode: 2, message: expect.stringMatching(message)})
