@@ -37,9 +37,14 @@ export const flagConflicted = 2
 /** The bytes are not a well-framed object: the node decodes them to find out (and fails). */
 export const flagUnframed = 4
 
+/** The version digest of stored bytes: MD5 of the canonical encoding (objects.ts). */
+export function digestOf(encoded: Uint8Array): Uint8Array {
+  return new Uint8Array(hash('md5', encoded, 'buffer'))
+}
+
 export function describeObject(key: Uint8Array, encoded: Uint8Array): Buffer {
   const description = Buffer.allocUnsafe(descriptionBytes)
-  const digest = hash('md5', encoded, 'buffer')
+  const digest = digestOf(encoded)
   description.set(digest, 0)
   description.set(entryHash(key, digest), entryHashAt)
   description.writeUInt32BE(segmentBits(key), segmentBitsAt)

@@ -20,7 +20,6 @@
 // where it keeps them (the log store's hint files), so a node with a million keys indexes
 // them in about a second; only conflicted keys are read, for their dots.
 import {Buffer} from 'node:buffer'
-import {hash} from 'node:crypto'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {merkleSegmentsDefault, type MerkleTree} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
@@ -29,10 +28,7 @@ import {PartitionIndex} from './object-index.js'
 import type {Clock, DescribedBatch, ObjectStore} from './ports.js'
 import {WriteCombiner, type UpdateResult as CombinedResult} from './write-combiner.js'
 
-/** The version digest of stored bytes (descriptions.ts keeps it too). */
-export function digestOf(encoded: Uint8Array): Uint8Array {
-  return new Uint8Array(hash('md5', encoded, 'buffer'))
-}
+export {digestOf} from './descriptions.js'
 
 export function keyName(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')

@@ -42,7 +42,7 @@ export class Keydir {
   private slotsUsed = 0
   private readonly free: number[] = []
   /** Every segment a slot pointed to, by number (1 up); and the last one looked up. */
-  private readonly segmentList: Segment[] = []
+  private readonly segmentList: (Segment | undefined)[] = []
   private readonly segmentNumbers = new Map<Segment, number>()
   /** Buffers holding loaded descriptions, by number (1 up; an entry is dropped when all of
    * its descriptions are taken); and how many of each are not taken yet. */
@@ -111,6 +111,15 @@ export class Keydir {
     this.segmentAt[slot] = 0
     this.releaseDescription(slot)
     this.free.push(slot)
+  }
+
+  /** Forgets a segment no slot points to any more (compaction removed it), so that the
+   * keydir does not keep it alive. */
+  forgetSegment(segment: Segment): void {
+    const number = this.segmentNumbers.get(segment)
+    if (number === undefined) return
+    this.segmentNumbers.delete(segment)
+    this.segmentList[number - 1] = undefined
   }
 
   /** Every key with its slot, live: keys added meanwhile may be visited, keys removed are

@@ -184,9 +184,7 @@ export class Partition {
   /** The live keys when the call is made. */
   keys(): Buffer[] {
     const keys: Buffer[] = []
-    for (const name of this.keydir.keys()) {
-      if (this.keydir.get(name)?.tombstone === false) keys.push(Buffer.from(name, 'latin1'))
-    }
+    for (const [name, slot] of this.keydir.slots()) if (!this.keydir.isTombstoneAt(slot)) keys.push(Buffer.from(name, 'latin1'))
     return keys
   }
 
@@ -369,7 +367,10 @@ export class Partition {
   private swap(removed: readonly Segment[], added: readonly Segment[]): void {
     const gone = new Set(removed)
     this.closedSegments = [...this.closedSegments.filter((segment) => !gone.has(segment)), ...added].sort((a, b) => a.id - b.id)
-    for (const segment of removed) void segment.retire()
+    for (const segment of removed) {
+      this.keydir.forgetSegment(segment)
+      void segment.retire()
+    }
   }
 }
 
