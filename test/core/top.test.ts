@@ -72,10 +72,12 @@ describe('nodeRow', () => {
         const second = {uptimeSeconds: first.uptimeSeconds + elapsedMs / 1000, gets: first.gets + moreGets, puts: first.puts + morePuts}
         const row = nodeRow(poll(0, figures(first)), poll(pollerMs, figures(second)))
         expect(row.restarted).toBe(false)
-        expect(row.elapsedMs).toBeCloseTo(elapsedMs, 6)
-        expect(row.perSecond.get).toBeCloseTo((moreGets * 1000) / elapsedMs, 3)
-        expect(row.perSecond.put).toBeCloseTo((morePuts * 1000) / elapsedMs, 3)
+        // Uptime travels as float seconds, so compare within a relative error, not a fixed number of decimals.
+        expect(Math.abs(row.elapsedMs! - elapsedMs)).toBeLessThanOrEqual(elapsedMs * 1e-6)
+        expect(Math.abs(row.perSecond.get! - (moreGets * 1000) / elapsedMs)).toBeLessThanOrEqual(1e-3 + ((moreGets * 1000) / elapsedMs) * 1e-6)
+        expect(Math.abs(row.perSecond.put! - (morePuts * 1000) / elapsedMs)).toBeLessThanOrEqual(1e-3 + ((morePuts * 1000) / elapsedMs) * 1e-6)
       }),
+      {examples: [[{uptimeSeconds: 131072, gets: 0, puts: 0}, 1, 0, 34, 1]]},
     )
   })
 
