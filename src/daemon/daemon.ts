@@ -19,7 +19,7 @@ import {statfsSync} from 'node:fs'
 import {DynError, unreachable} from '../core/errors.js'
 import {failure, messageTypes, parseRequest, type MessageType} from '../core/protocol.js'
 import {SeededRandom} from '../core/random.js'
-import {NetServer, type Connection, type LogEntry} from '../net/index.js'
+import {NetServer, writerTotals, type Connection, type LogEntry} from '../net/index.js'
 import {Node} from '../node/node.js'
 import type {Clock} from '../node/ports.js'
 import {formatSyncMode, type StoreEvent} from '../store/index.js'
@@ -308,6 +308,8 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_store_synced_records_total', help: 'Writes (records) those syncs made durable: divided by syncs, the batching.', value: totals.syncedRecords, counter: true},
       {name: 'dyn_object_writes_total', help: 'Persists of local copies (coordinator writes, replica merges, repairs).', value: combined.persists, counter: true},
       {name: 'dyn_object_changes_total', help: 'Changes those persists carried: above writes when queued writes of one key were combined.', value: combined.changes, counter: true},
+      {name: 'dyn_net_frames_written_total', help: 'Wire frames this node wrote to clients and peers.', value: writerTotals.framesWritten, counter: true},
+      {name: 'dyn_net_socket_writes_total', help: 'Socket writes that carried those frames: frames divided by writes, the batching.', value: writerTotals.flushes, counter: true},
       ...this.backgroundGauges(),
       ...processGauges(process.memoryUsage(), diskFreeBytes(this.parts.config.dataDir)),
     ]

@@ -395,8 +395,8 @@ export class Connection {
 
   private endIfDrained(): void {
     if (this.state !== 'closing' || this.pending.size > 0 || this.incomingInFlight > 0) return
-    // Ends after the batched writes of this tick (the last replies) have been flushed.
-    process.nextTick(() => this.socket.end())
+    // Ends after the batched writes of this turn (the last replies) have been flushed.
+    this.writer.end()
   }
 
   /** The peer refused us during the hello: reject ready with the matching named error. */
@@ -439,7 +439,7 @@ export class Connection {
     this.finish(reason)
     // End after the error frame is flushed; destroy then, or after closeTimeoutMs if the
     // peer stops reading and the flush never completes.
-    process.nextTick(() => this.socket.end(() => this.socket.destroy()))
+    this.writer.end(() => this.socket.destroy())
     setTimeout(() => this.socket.destroy(), this.closeTimeoutMs).unref()
   }
 

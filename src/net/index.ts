@@ -20,5 +20,6 @@ export {
   type PeerInfo,
   type RequestOptions,
 } from './connection.js'
+export {writerTotals, type WriterStats} from './writer.js'
 export {NetServer, type ListenAddress, type ServerOptions} from './server.js'
 export {connect, type ConnectOptions} from './client.js'

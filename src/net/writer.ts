@@ -1,21 +1,43 @@
-// Write batching (DESIGN §7): every frame written in one tick of the event loop leaves in
-// one socket write. The first write of a tick corks the socket and schedules the uncork
-// for the end of the tick (process.nextTick runs after the current callback and its
-// promise continuations), so a burst of replies or requests becomes one writev system
-// call instead of one per frame. On loopback this is the largest single performance lever.
+// Write batching (DESIGN §7): every frame a connection writes in one tick of the event loop
+// leaves in one socket write. The first frame of a tick schedules the flush for the end of
+// the tick (process.nextTick runs after the current callback and its promise
+// continuations), so a burst of replies or requests leaves together. Small frames are
+// joined into one buffer and written with one `socket.write`, so the stream machinery runs
+// once per flush rather than once per frame (cork/uncork would still queue each frame in
+// the stream); large batches are written frame by frame inside a cork, without the copy.
+//
+// A flush per event-loop turn (setImmediate) instead of per tick was measured on a loaded
+// 3-node cluster: 6.0 frames per socket write against 5.6 per tick, and no gain in
+// throughput or CPU per operation, at a cost in latency: a node's ticks already carry most
+// of what a turn does, because each socket read brings several frames.
+import {Buffer} from 'node:buffer'
 import type {Socket} from 'node:net'
 
 export interface WriterStats {
   framesWritten: number
   bytesWritten: number
-  /** Socket flushes: one per tick with writes when batching, one per frame without. */
+  /** Socket writes: one per turn with frames when batching, one per frame without. */
   flushes: number
 }
+
+/** A flush joins its frames into one buffer when they add up to at most this many bytes
+ * (one copy of small frames is cheaper than a stream write each); larger batches are
+ * written frame by frame inside a cork, without the copy. */
+export const joinBytesMax = 64 * 1024
+
+/** The frames and socket writes of every connection of this process since it started: the
+ * frames per socket write are the batching a node's /metrics shows. */
+export const writerTotals: WriterStats = {framesWritten: 0, bytesWritten: 0, flushes: 0}
 
 export class BatchedWriter {
   private readonly socket: Socket
   private readonly batch: boolean
-  private corked = false
+  private frames: Uint8Array[] = []
+  private frameBytes = 0
+  /** Whether a flush is scheduled for the end of this tick. */
+  private scheduled = false
+  /** Set by end(): the socket is ended, with this callback, after the next flush. */
+  private ending: (() => void) | undefined = undefined
   readonly stats: WriterStats = {framesWritten: 0, bytesWritten: 0, flushes: 0}
 
   constructor(socket: Socket, options: {batch: boolean}) {
@@ -25,20 +47,62 @@ export class BatchedWriter {
 
   write(frame: Uint8Array): void {
     if (this.socket.destroyed || !this.socket.writable) return
-    if (this.batch && !this.corked) {
-      this.corked = true
-      this.socket.cork()
-      process.nextTick(() => this.flush())
-    }
     this.stats.framesWritten++
     this.stats.bytesWritten += frame.length
-    this.socket.write(frame)
-    if (!this.batch) this.stats.flushes++
+    writerTotals.framesWritten++
+    writerTotals.bytesWritten += frame.length
+    if (!this.batch) {
+      this.stats.flushes++
+      writerTotals.flushes++
+      this.socket.write(frame)
+      return
+    }
+    this.frames.push(frame)
+    this.frameBytes += frame.length
+    this.schedule()
   }
 
-  private flush(): void {
-    this.corked = false
-    this.stats.flushes++
-    this.socket.uncork()
+  /** Ends the socket (half-close) once every frame written in this tick has been
+   * flushed; `callback` runs when the end is done, as with `socket.end`. */
+  end(callback: () => void = ignore): void {
+    this.ending = callback
+    this.schedule()
   }
+
+  /** Writes out the frames batched so far, now. */
+  flush(): void {
+    this.scheduled = false
+    const frames = this.frames
+    const bytes = this.frameBytes
+    this.frames = []
+    this.frameBytes = 0
+    if (frames.length > 0 && !this.socket.destroyed) {
+      this.stats.flushes++
+      writerTotals.flushes++
+      if (frames.length === 1) this.socket.write(frames[0]!)
+      else if (bytes <= joinBytesMax) this.socket.write(Buffer.concat(frames, bytes))
+      else {
+        this.socket.cork()
+        for (const frame of frames) this.socket.write(frame)
+        this.socket.uncork()
+      }
+    }
+    const ending = this.ending
+    if (ending !== undefined) {
+      this.ending = undefined
+      this.socket.end(ending)
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    process.nextTick(flushWriter, this)
+  }
+}
+
+const ignore = (): void => {}
+
+function flushWriter(writer: BatchedWriter): void {
+  writer.flush()
 }

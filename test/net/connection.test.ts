@@ -173,4 +173,38 @@ describe('write batching', () => {
     expect(socketWrites).toBe(1)
     expect(client.stats.framesWritten).toBe(count + 1) // and the hello
   })
+
+  it('delivers a tick of frames larger than one joined write intact and in order', async () => {
+    const {server, port} = await tracker.server()
+    const got: number[] = []
+    const all = deferred()
+    const count = 40
+    server.handle('chunk', (payload) => {
+      const {n, body} = payload as {n: number; body: Uint8Array}
+      if (body.length !== 4096 || body.some((byte) => byte !== n % 251)) throw new Error(`frame ${n} arrived damaged`)
+      got.push(n)
+      if (got.length === count) all.resolve()
+    })
+    const client = await tracker.client(port)
+    const before = client.stats.flushes
+    // 40 frames of 4 KiB: over joinBytesMax, so written one by one inside a cork.
+    for (let n = 0; n < count; n++) client.send('chunk', {n, body: new Uint8Array(4096).fill(n % 251)})
+    await within(all.promise, 5_000, 'all chunks arriving')
+    expect(got).toEqual(Array.from({length: count}, (_, n) => n))
+    expect(client.stats.flushes - before).toBe(1)
+  })
+
+  it('flushes the last replies before a graceful close ends the socket', async () => {
+    const {server, port} = await tracker.server()
+    server.handle('late', async (payload) => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return payload
+    })
+    const client = await tracker.client(port)
+    const replies = Array.from({length: 10}, (_, n) => client.request('late', n))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const closed = client.close()
+    expect(await Promise.all(replies)).toEqual(Array.from({length: 10}, (_, n) => n))
+    expect(await within(closed, 5_000, 'the close')).toBe('closed')
+  })
 })
