@@ -17,6 +17,7 @@ import {
 } from '../core/ring.js'
 import {nameBytesMax, requestTimeoutMsDefault} from '../net/index.js'
 import {parseSyncMode, type SyncMode} from '../store/index.js'
+import {objectCacheBytesDefault} from '../node/object-cache.js'
 
 /** Most members of a static member list: far beyond any cluster one list is typed for, and
  * it bounds the work a bad file can cause at start (the ring claim is O(Q·members)). */
@@ -25,6 +26,10 @@ export const membersMax = 1000
 /** Longest request timeout: a replica that has not answered in a minute is down for every
  * practical purpose, and a longer wait only holds client requests and memory. */
 export const requestTimeoutMsMax = 60_000
+
+/** The largest object cache a configuration may ask for: 64 GiB, far beyond a node's memory
+ * on the machines this runs on, but a bound that catches a typo of a few digits. */
+export const objectCacheBytesMax = 64 * 1024 ** 3
 
 /** Shortest cluster secret. The hello's HMAC proof can be recorded and attacked offline, so
  * the secret must not be guessable: 16 characters of a random token is at least ~96 bits. */
@@ -73,6 +78,8 @@ export interface DaemonConfig {
   readonly syncMode: SyncMode
   readonly valueBytesMax: number
   readonly requestTimeoutMs: number
+  /** Bytes of recently written and read objects the node keeps in memory (0: none). */
+  readonly objectCacheBytes: number
   /** Cluster secret for the hello's challenge-response (DESIGN §11). */
   readonly secret?: string
   /** Absolute path of the file the secret is read from at start (loadConfig), instead of
@@ -99,6 +106,7 @@ export const configDefaults = {
   sync: 'always',
   valueBytesMax: valueBytesMaxDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
+  objectCacheBytes: objectCacheBytesDefault,
   weight: 1,
 } as const
 
@@ -211,6 +219,7 @@ const topFields = [
   'sync',
   'valueBytesMax',
   'requestTimeoutMs',
+  'objectCacheBytes',
   'secret',
   'secretFile',
   'seeds',
@@ -255,6 +264,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const {sync, syncMode} = syncOf(flags.sync ?? file['sync'] ?? configDefaults.sync)
   const valueBytesMax = integer('valueBytesMax', file['valueBytesMax'] ?? configDefaults.valueBytesMax, {min: 1, max: valueBytesMaxCeiling})
   const requestTimeoutMs = integer('requestTimeoutMs', file['requestTimeoutMs'] ?? configDefaults.requestTimeoutMs, {min: 1, max: requestTimeoutMsMax})
+  const objectCacheBytes = integer('objectCacheBytes', file['objectCacheBytes'] ?? configDefaults.objectCacheBytes, {min: 0, max: objectCacheBytesMax})
   const secret = secretOf(file['secret'], 'secret')
   const secretFile = file['secretFile'] === undefined ? undefined : secretPath(file['secretFile'], options.baseDir)
   if (secret !== undefined && secretFile !== undefined) throw new ConfigError('secretFile', 'is given together with secret', 'give the secret either in the file (secret) or as the path of a file holding it (secretFile), not both')
@@ -274,6 +284,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     syncMode,
     valueBytesMax,
     requestTimeoutMs,
+    objectCacheBytes,
     ...(secret === undefined ? {} : {secret}),
     ...(seeds === undefined ? {} : {seeds}),
     ...(secretFile === undefined ? {} : {secretFile}),

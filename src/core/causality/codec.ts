@@ -33,26 +33,34 @@ export class ObjectDecodeError extends DynError {
   }
 }
 
-/** Appends big-endian fields; `bytes()` returns everything written. */
+/** Appends big-endian fields into one growing buffer; `bytes()` returns everything
+ * written. Give the exact size when it is known (encodeObject does): the buffer is then
+ * allocated once and returned without a copy. */
 export class ByteWriter {
-  private readonly chunks: Uint8Array[] = []
+  private array: Uint8Array
+  private view: Buffer
+  private length = 0
+
+  constructor(capacity = 64) {
+    this.array = new Uint8Array(capacity)
+    this.view = Buffer.from(this.array.buffer, this.array.byteOffset, this.array.byteLength)
+  }
 
   u8(value: number): void {
-    this.chunks.push(Uint8Array.of(value))
+    this.reserve(1)
+    this.array[this.length++] = value
   }
 
   u16(value: number): void {
     assert(Number.isInteger(value) && value >= 0 && value <= u16Max, 'u16 field in range')
-    const chunk = Buffer.alloc(2)
-    chunk.writeUInt16BE(value)
-    this.chunks.push(chunk)
+    this.reserve(2)
+    this.length = this.view.writeUInt16BE(value, this.length)
   }
 
   u32(value: number): void {
     assert(Number.isInteger(value) && value >= 0 && value <= u32Max, 'u32 field in range')
-    const chunk = Buffer.alloc(4)
-    chunk.writeUInt32BE(value)
-    this.chunks.push(chunk)
+    this.reserve(4)
+    this.length = this.view.writeUInt32BE(value, this.length)
   }
 
   /** A safe integer as u64. */
@@ -63,11 +71,30 @@ export class ByteWriter {
   }
 
   raw(bytes: Uint8Array): void {
-    this.chunks.push(bytes)
+    this.reserve(bytes.length)
+    this.array.set(bytes, this.length)
+    this.length += bytes.length
+  }
+
+  /** A string as UTF-8 with a u16 length in front. */
+  text16(text: string): void {
+    const size = Buffer.byteLength(text, 'utf8')
+    this.u16(size)
+    this.reserve(size)
+    this.length += this.view.write(text, this.length, size, 'utf8')
   }
 
   bytes(): Uint8Array {
-    return new Uint8Array(Buffer.concat(this.chunks))
+    return this.length === this.array.length ? this.array : this.array.slice(0, this.length)
+  }
+
+  private reserve(bytes: number): void {
+    const needed = this.length + bytes
+    if (needed <= this.array.length) return
+    const grown = new Uint8Array(Math.max(needed, this.array.length * 2))
+    grown.set(this.array.subarray(0, this.length))
+    this.array = grown
+    this.view = Buffer.from(grown.buffer, grown.byteOffset, grown.byteLength)
   }
 }
 
@@ -128,9 +155,7 @@ const utf8 = new TextDecoder('utf-8', {fatal: true})
 export function writeVersionVector(writer: ByteWriter, vv: VersionVector): void {
   writer.u16(vv.length)
   for (const entry of vv) {
-    const name = Buffer.from(entry.node, 'utf8')
-    writer.u16(name.length)
-    writer.raw(name)
+    writer.text16(entry.node)
     writer.u64(entry.counter)
   }
 }
@@ -167,12 +192,20 @@ function readNodeName(reader: ByteReader): string {
 }
 
 export function encodeObject(object: StoredObject): Uint8Array {
-  const writer = new ByteWriter()
+  const writer = new ByteWriter(encodedSize(object))
   writer.u8(objectFormat)
   writeVersionVector(writer, object.vv)
   writer.u32(object.siblings.length)
   for (const sibling of object.siblings) writeSibling(writer, object.vv, sibling)
   return writer.bytes()
+}
+
+/** The exact length of encodeObject's bytes. */
+function encodedSize(object: StoredObject): number {
+  let size = 1 + 2 + 4
+  for (const entry of object.vv) size += 2 + Buffer.byteLength(entry.node, 'utf8') + 8
+  for (const sibling of object.siblings) size += 2 + 8 + 1 + (sibling.kind === 'value' ? 4 + sibling.value.length : 0)
+  return size
 }
 
 function writeSibling(writer: ByteWriter, vv: VersionVector, sibling: Sibling): void {
