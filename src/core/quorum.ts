@@ -239,9 +239,16 @@ export class GetQuorum extends QuorumCounter<GetReply> {
     return reply.kind === 'ok' || reply.kind === 'notFound'
   }
 
+  /** The sync of `received` as of its length when computed: a get reads it several times
+   * (the answer, its details, read repair) and replies only ever add to `received`. */
+  private mergedOf: {readonly replies: number; readonly object: StoredObject | undefined} | undefined = undefined
+
   /** Sync of every object received so far. */
   merged(): StoredObject | undefined {
-    return syncAll(this.received.map((reply) => (reply.kind === 'ok' ? reply.object : undefined)))
+    if (this.mergedOf?.replies !== this.received.length) {
+      this.mergedOf = {replies: this.received.length, object: syncAll(this.received.map((reply) => (reply.kind === 'ok' ? reply.object : undefined)))}
+    }
+    return this.mergedOf.object
   }
 
   /** Replicas that answered not found, or whose object lacks something the merged one has.

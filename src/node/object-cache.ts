@@ -77,11 +77,10 @@ export class ObjectCache {
     return this.writeEpoch
   }
 
-  /** Keeps what a read found, unless a write began or ended since `epoch`. The bytes are
-   * copied when they are a view of a larger buffer, which keeping would pin. */
+  /** Keeps what a read found, unless a write began or ended since `epoch`. */
   filled(name: string, epoch: number, bytes: Uint8Array, object?: StoredObject): void {
     if (epoch !== this.writeEpoch) return
-    this.put(name, bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes), object)
+    this.put(name, bytes, object)
   }
 
   /** Call before a write reaches the store; `written` or `removed` after it. */
@@ -112,7 +111,10 @@ export class ObjectCache {
     this.forget(name)
     const cost = 2 * bytes.length + name.length + entryOverheadBytes
     if (cost > this.budgetBytes * largestShareOfBudget) return
-    this.entries.set(name, {bytes, object, cost})
+    // A view of a larger buffer (a pooled allocation, a frame) is copied: keeping it would
+    // pin the whole buffer.
+    const own = bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
+    this.entries.set(name, {bytes: own, object, cost})
     this.bytes += cost
     for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.budgetBytes) break

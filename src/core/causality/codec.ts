@@ -191,7 +191,21 @@ function readNodeName(reader: ByteReader): string {
   return name
 }
 
+/** The encoding of objects already encoded or decoded: the encoding is canonical, so an
+ * object has exactly these bytes, and a node that receives an object and stores it
+ * unchanged, or sends to its replicas what it persists, encodes nothing twice. Callers
+ * treat both objects and their bytes as immutable. */
+const encodings = new WeakMap<StoredObject, Uint8Array>()
+
 export function encodeObject(object: StoredObject): Uint8Array {
+  const known = encodings.get(object)
+  if (known !== undefined) return known
+  const bytes = encodeFresh(object)
+  encodings.set(object, bytes)
+  return bytes
+}
+
+function encodeFresh(object: StoredObject): Uint8Array {
   const writer = new ByteWriter(encodedSize(object))
   writer.u8(objectFormat)
   writeVersionVector(writer, object.vv)
@@ -239,7 +253,9 @@ export function decodeObject(bytes: Uint8Array): StoredObject {
     siblings.push(sibling)
   }
   reader.end()
-  return {vv, siblings}
+  const object = {vv, siblings}
+  encodings.set(object, bytes)
+  return object
 }
 
 function readSibling(reader: ByteReader, vv: VersionVector): Sibling {
