@@ -120,6 +120,25 @@ export function targetCounts(options: {
     counts.set(chosen.name, counts.get(chosen.name)! + 1)
     extra--
   }
+  // A node that owns no partition is met by no clockwise walk, so it holds no replica: with
+  // fewer than N owners a key has fewer than N distinct replicas (Q=8, N=5, weights
+  // 3,4,3,1,1: one light node rounds to 0). Then nodes without a partition get one each,
+  // the largest share first, until N nodes own one, each taken from the node whose count
+  // overshoots its share most.
+  const owning = (): number => [...counts.values()].filter((count) => count > 0).length
+  if (q >= Math.min(n, rows.length)) {
+    const idle = rows.filter((row) => counts.get(row.name) === 0).sort((a, b) => b.scaled - a.scaled || compareNames(a.name, b.name))
+    for (const row of idle) {
+      if (owning() >= Math.min(n, rows.length)) break
+      const donors = rows.filter((other) => counts.get(other.name)! > 1)
+      const overshoot = (other: {name: string; scaled: number}): number => counts.get(other.name)! * weightSum - other.scaled
+      donors.sort((a, b) => overshoot(b) - overshoot(a) || compareNames(a.name, b.name))
+      const donor = donors[0]
+      assert(donor !== undefined, 'Q >= S leaves a node with two partitions to give one')
+      counts.set(donor.name, counts.get(donor.name)! - 1)
+      counts.set(row.name, 1)
+    }
+  }
   return counts
 }
 

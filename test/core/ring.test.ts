@@ -57,13 +57,20 @@ function expectBalanced(ring: Ring): void {
   const counts = ownedCounts(ring)
   const m = distinctCountMax(ring.partitionCount, ring.replicas)
   const distinct = distinctPossible({q: ring.partitionCount, n: ring.replicas, nodeCount: ring.nodes.length})
+  // At least N nodes own a partition (or every node, with fewer than N): each is one of the
+  // N replicas of some keys. Nodes whose share rounds to 0 may be given one for that, each
+  // taken from another node: a node's count may fall below its share by one per such lift.
+  const needed = Math.min(ring.replicas, ring.nodes.length)
+  expect([...counts.values()].filter((count) => count > 0).length).toBeGreaterThanOrEqual(needed)
+  const lifts = Math.max(0, needed - [...shares(ring).values()].filter((share) => share >= 1).length)
   for (const [name, share] of shares(ring)) {
     const count = counts.get(name)!
     if (capFree(ring)) {
-      expect(Math.abs(count - share)).toBeLessThan(1)
+      expect(count - share).toBeLessThan(1)
+      expect(share - count).toBeLessThan(1 + lifts)
     } else {
       expect(count).toBeLessThanOrEqual(m)
-      expect(count).toBeGreaterThanOrEqual(Math.min(Math.floor(share), m))
+      expect(count).toBeGreaterThanOrEqual(Math.min(Math.floor(share), m) - lifts)
     }
   }
   expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(ring.partitionCount)
@@ -122,6 +129,12 @@ describe('ring creation', () => {
       }),
       {numRuns: 300},
     )
+  })
+
+  it('gives every node a partition when N needs them all: Q = 8, N = 5, weights 3, 4, 3, 1, 1', () => {
+    const ring = createRing({partitionCount: 8, replicas: 5, nodes: [3, 4, 3, 1, 1].map((weight, i) => ({name: `n${i}`, weight}))})
+    expect(new Set(ring.owners).size).toBe(5)
+    for (let partition = 0; partition < 8; partition++) expect(new Set(preferenceList(ring, {partition}).primaries).size).toBe(5)
   })
 
   it('needs S * floor(Q/N) >= Q for distinct windows: 3 nodes, N = 3, Q = 64 cannot', () => {
