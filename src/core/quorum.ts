@@ -116,7 +116,11 @@ interface QuorumOptions {
   readonly key?: string
   readonly coordinator: string
   readonly n: number
+  /** Every replica the coordinator may ask for this request. */
   readonly replicas: readonly ReplicaTarget[]
+  /** The replicas asked first; `ask` adds the others as the coordinator asks them. Default:
+   * every replica, at once. A replica not asked yet still counts as one that may answer. */
+  readonly asked?: readonly string[]
 }
 
 export interface GetQuorumOptions extends QuorumOptions {
@@ -142,6 +146,8 @@ type AnyReply = GetReply | PutReply
 abstract class QuorumCounter<Reply extends AnyReply> {
   protected readonly received: Reply[] = []
   private readonly targets: ReadonlyMap<string, ReplicaTarget>
+  /** Invariant: a subset of the replicas' names, holding every node that replied. */
+  private readonly askedNodes: Set<string>
 
   protected constructor(
     protected readonly options: QuorumOptions,
@@ -153,6 +159,19 @@ abstract class QuorumCounter<Reply extends AnyReply> {
     assert(new Set(names).size === names.length, 'replicas are distinct nodes')
     assert(names.length <= options.n, 'a coordinator asks at most N replicas')
     this.targets = new Map(options.replicas.map((replica) => [replica.node, replica]))
+    this.askedNodes = new Set(options.asked ?? names)
+    for (const node of this.askedNodes) assert(this.targets.has(node), `an asked node is one of the replicas (${node})`)
+  }
+
+  /** The coordinator asks one more replica (a get's speculative or replacement read). */
+  ask(node: string): void {
+    assert(this.targets.has(node), `an asked node is one of the replicas (${node})`)
+    this.askedNodes.add(node)
+  }
+
+  /** Replicas not asked yet, in the order given. */
+  notAsked(): ReplicaTarget[] {
+    return this.options.replicas.filter((replica) => !this.askedNodes.has(replica.node))
   }
 
   /** Whether a reply counts towards the quorum. */
@@ -162,7 +181,7 @@ abstract class QuorumCounter<Reply extends AnyReply> {
    * the caller recorded a timeout is ignored (returns false). */
   addReply(reply: Reply): boolean {
     const target = this.targets.get(reply.node)
-    assert(target !== undefined, `a reply comes from a replica that was asked (${reply.node})`)
+    assert(target !== undefined && this.askedNodes.has(reply.node), `a reply comes from a replica that was asked (${reply.node})`)
     assert(Number.isFinite(reply.ms) && reply.ms >= 0, 'a reply latency is a non-negative number of ms')
     if (this.received.some((earlier) => earlier.node === reply.node)) return false
     const fallbackFor = reply.fallbackFor ?? target.fallbackFor
@@ -181,10 +200,10 @@ abstract class QuorumCounter<Reply extends AnyReply> {
     return this.outcome() !== 'pending'
   }
 
-  /** The replicas asked that have not answered yet, in the order they were asked. */
+  /** The replicas asked that have not answered yet, in the order of the replicas. */
   pending(): string[] {
     const answered = new Set(this.received.map((reply) => reply.node))
-    return this.options.replicas.map((replica) => replica.node).filter((node) => !answered.has(node))
+    return this.options.replicas.map((replica) => replica.node).filter((node) => this.askedNodes.has(node) && !answered.has(node))
   }
 
   protected replyDetails(): ReplyDetail[] {

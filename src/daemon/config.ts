@@ -17,6 +17,7 @@ import {
 } from '../core/ring.js'
 import {nameBytesMax, requestTimeoutMsDefault} from '../net/index.js'
 import {parseSyncMode, type SyncMode} from '../store/index.js'
+import {readFanouts, type ReadFanout} from '../node/kv.js'
 import {objectCacheBytesDefault} from '../node/object-cache.js'
 
 /** Most members of a static member list: far beyond any cluster one list is typed for, and
@@ -80,6 +81,8 @@ export interface DaemonConfig {
   readonly requestTimeoutMs: number
   /** Bytes of recently written and read objects the node keeps in memory (0: none). */
   readonly objectCacheBytes: number
+  /** Which replicas a get asks (node/kv.ts askReplicasToGet). */
+  readonly readFanout: ReadFanout
   /** Cluster secret for the hello's challenge-response (DESIGN §11). */
   readonly secret?: string
   /** Absolute path of the file the secret is read from at start (loadConfig), instead of
@@ -107,6 +110,7 @@ export const configDefaults = {
   valueBytesMax: valueBytesMaxDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
   objectCacheBytes: objectCacheBytesDefault,
+  readFanout: 'quorum',
   weight: 1,
 } as const
 
@@ -220,6 +224,7 @@ const topFields = [
   'valueBytesMax',
   'requestTimeoutMs',
   'objectCacheBytes',
+  'readFanout',
   'secret',
   'secretFile',
   'seeds',
@@ -265,6 +270,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const valueBytesMax = integer('valueBytesMax', file['valueBytesMax'] ?? configDefaults.valueBytesMax, {min: 1, max: valueBytesMaxCeiling})
   const requestTimeoutMs = integer('requestTimeoutMs', file['requestTimeoutMs'] ?? configDefaults.requestTimeoutMs, {min: 1, max: requestTimeoutMsMax})
   const objectCacheBytes = integer('objectCacheBytes', file['objectCacheBytes'] ?? configDefaults.objectCacheBytes, {min: 0, max: objectCacheBytesMax})
+  const readFanout = readFanoutOf(file['readFanout'] ?? configDefaults.readFanout)
   const secret = secretOf(file['secret'], 'secret')
   const secretFile = file['secretFile'] === undefined ? undefined : secretPath(file['secretFile'], options.baseDir)
   if (secret !== undefined && secretFile !== undefined) throw new ConfigError('secretFile', 'is given together with secret', 'give the secret either in the file (secret) or as the path of a file holding it (secretFile), not both')
@@ -285,6 +291,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     valueBytesMax,
     requestTimeoutMs,
     objectCacheBytes,
+    readFanout,
     ...(secret === undefined ? {} : {secret}),
     ...(seeds === undefined ? {} : {seeds}),
     ...(secretFile === undefined ? {} : {secretFile}),
@@ -357,6 +364,11 @@ function identifier(field: string, value: unknown, lengthMax: number): string {
 }
 
 /** An integer in [min, max]; `rule` says so in words when the bounds depend on other fields. */
+function readFanoutOf(value: unknown): ReadFanout {
+  if (typeof value === 'string' && (readFanouts as readonly string[]).includes(value)) return value as ReadFanout
+  throw new ConfigError('readFanout', `${show(value)} is not one of ${readFanouts.join(', ')}`, 'set readFanout to "quorum" (ask R replicas, more when one is slow) or "all" (ask every replica)')
+}
+
 function integer(field: string, value: unknown, range: {min: number; max: number; rule?: string}): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
     const rule = range.rule ?? `must be an integer from ${range.min} to ${range.max}`

@@ -58,7 +58,14 @@ export interface Daemon {
 
 type State = 'serving' | 'stopping' | 'stopped'
 
-const monotonicClock: Clock = {nowMs: () => performance.now()}
+const monotonicClock: Clock = {
+  nowMs: () => performance.now(),
+  schedule: (delayMs, run) => {
+    const timer = setTimeout(run, delayMs)
+    timer.unref()
+    return {cancel: () => clearTimeout(timer)}
+  },
+}
 
 /** Starts a node; rejects with the named error of whichever step failed (StoreLockedError,
  * PortInUseError, ...) after undoing the steps before it. */
@@ -128,6 +135,7 @@ class RunningDaemon implements Daemon {
         w: config.w,
         requestTimeoutMs: config.requestTimeoutMs,
         durableWrites: config.syncMode.kind === 'always',
+        readFanout: config.readFanout,
         valueBytesMax: config.valueBytesMax,
       },
       members: config.members,

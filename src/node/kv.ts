@@ -13,9 +13,11 @@
 //      before it is persisted, and never before the coordinator's own copy is: a later
 //      write of this actor must carry this one (actors.ts), so a put whose local write
 //      failed fails, whatever the other replicas said.
-// A get asks every replica, answers once R replied, and when the stragglers have replied
-// or timed out, sends the merged object to every replica that lacked part of it (read
-// repair, Dynamo §4.7).
+// A get asks R replicas, itself first, and more only when one fails or is slower than
+// recent reads (askReplicasToGet; `readFanout: all` asks every replica at once, as Dynamo
+// does); it answers once R replied, and when the stragglers have replied or timed out,
+// sends the merged object to every replica asked that lacked part of it (read repair,
+// Dynamo §4.7).
 //
 // Sloppy quorum (Dynamo §4.6): the replicas asked are the preference list's targets given
 // the peers this node currently believes healthy; a fallback standing in for a suspected
@@ -81,7 +83,13 @@ export interface NodeConfig {
   /** False when the store may lose acknowledged writes in a crash (sync other than
    * `always`): each start then writes as a new actor (actors.ts). Default true. */
   readonly durableWrites?: boolean
+  /** Which replicas a get asks: `quorum` (default) R of them, more only when one fails or
+   * is slow; `all` every replica at once (askReplicasToGet). */
+  readonly readFanout?: ReadFanout
 }
+
+export type ReadFanout = 'quorum' | 'all'
+export const readFanouts: readonly ReadFanout[] = ['quorum', 'all']
 
 export interface KvOptions {
   readonly config: NodeConfig
@@ -137,6 +145,8 @@ const forwardHopAllowanceMs = 500
 export class KvService {
   private readonly config: NodeConfig
   private readonly options: KvOptions
+  /** Round trips of recent replica reads: the speculative delay of a get. */
+  private readonly replicaReads = new ReplicaReadLatency()
 
   constructor(options: KvOptions) {
     this.config = options.config
@@ -176,10 +186,8 @@ export class KvService {
     const targets = this.replicasOf(request.key)
     if (!this.replicates(targets) && request.forwarded !== true) return this.forward('kv.get', request, targets)
 
-    const quorum = new GetQuorum({coordinator: this.name, n: this.config.n, r, replicas: targets})
     const partition = this.partitionOf(request.key)
-    const replies = targets.map((target) => this.askGet(target, partition, request.key, quorum))
-    await untilDecided(quorum, replies)
+    const {quorum, replies} = await this.askReplicasToGet(targets, r, partition, request.key)
     const fallbacks = new Set(targets.filter((target) => target.fallbackFor !== undefined).map((target) => target.node))
     const stale = quorum.repairTargets().filter((node) => !fallbacks.has(node))
     this.options.background.track(Promise.allSettled(replies).then(() => this.readRepair(quorum, targets, partition, request.key)))
@@ -193,6 +201,55 @@ export class KvService {
       context: this.encodeContext(result.context),
       quorum: quorum.details({readRepair: stale}),
     }
+  }
+
+  /**
+   * Asks the replicas of a get and resolves once the quorum is decided. With the `quorum`
+   * read fan-out it asks R of them, this node first: R answers are what the quorum needs,
+   * and each replica asked beyond them costs a request, a read and a reply. It asks the
+   * next replica when one fails or times out, and every remaining one when R answers have
+   * not come within the speculative delay (about the p99 of recent replica reads), so a
+   * slow or silent replica costs a get that delay rather than a request timeout. With `all`
+   * it asks every replica at once, as Dynamo does. Read repair reaches the replicas asked.
+   */
+  private async askReplicasToGet(
+    targets: readonly ReplicaTarget[],
+    r: number,
+    partition: number,
+    key: Uint8Array,
+  ): Promise<{quorum: GetQuorum; replies: Promise<void>[]}> {
+    const all = (this.config.readFanout ?? 'quorum') === 'all'
+    const first = all ? targets : [...targets.filter((target) => target.node === this.name), ...targets.filter((target) => target.node !== this.name)].slice(0, r)
+    const quorum = new GetQuorum({coordinator: this.name, n: this.config.n, r, replicas: targets, asked: first.map((target) => target.node)})
+    const replies: Promise<void>[] = []
+    let speculation: {cancel(): void} | undefined
+    await new Promise<void>((resolve) => {
+      let settled = 0
+      const check = (): void => {
+        if (quorum.isDone() || (settled === replies.length && quorum.notAsked().length === 0)) resolve()
+      }
+      const ask = (target: ReplicaTarget): void => {
+        quorum.ask(target.node)
+        const reply = this.askGet(target, partition, key, quorum).then((kind) => {
+          settled++
+          if ((kind === 'error' || kind === 'timeout') && !quorum.isDone()) {
+            const next = quorum.notAsked()[0]
+            if (next !== undefined) ask(next)
+          }
+          check()
+        })
+        replies.push(reply)
+      }
+      for (const target of first) ask(target)
+      if (quorum.notAsked().length > 0) {
+        speculation = this.options.clock.schedule?.(this.replicaReads.speculativeDelayMs(this.config.requestTimeoutMs), () => {
+          for (const target of quorum.notAsked()) if (!quorum.isDone()) ask(target)
+        })
+      }
+      check()
+    })
+    speculation?.cancel()
+    return {quorum, replies}
   }
 
   private async coordinatePut(request: PutRequest): Promise<PutResponse> {
@@ -355,18 +412,22 @@ export class KvService {
     })
   }
 
-  private async askGet(target: ReplicaTarget, partition: number, key: Uint8Array, quorum: GetQuorum): Promise<void> {
+  /** Asks one replica and adds its reply to the quorum; resolves with the reply's kind. */
+  private async askGet(target: ReplicaTarget, partition: number, key: Uint8Array, quorum: GetQuorum): Promise<GetReply['kind']> {
     const startedMs = this.options.clock.nowMs()
     const base = {node: target.node, ...fallbackField(target)}
     let reply: GetReply
     try {
-      const bytes = target.node === this.name ? await this.options.objects.readBytes(partition, key) : await this.remoteGet(target.node, partition, key)
+      const local = target.node === this.name
+      const bytes = local ? await this.options.objects.readBytes(partition, key) : await this.remoteGet(target.node, partition, key)
       const ms = this.options.clock.nowMs() - startedMs
+      if (!local) this.replicaReads.record(ms)
       reply = bytes === undefined ? {...base, kind: 'notFound', ms} : {...base, kind: 'ok', ms, object: decodeObject(bytes)}
     } catch (error) {
       reply = failedReply(base, error, this.options.clock.nowMs() - startedMs)
     }
     quorum.addReply(reply)
+    return reply.kind
   }
 
   private async remoteGet(peer: string, partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -491,6 +552,39 @@ export class KvService {
     return encodeContext(vv, {cluster: this.config.cluster})
   }
 
+}
+
+/** The speculative delay before a recent replica-read p99 is known. */
+export const speculativeDelayMsDefault = 50
+
+/** The shortest speculative delay: below it a loaded machine's scheduling jitter alone
+ * would send extra reads. */
+export const speculativeDelayMsMin = 10
+
+/** Replica-read samples the p99 is taken over; it is recomputed each time they are all new. */
+const replicaReadSamples = 256
+
+/** The p99 of the last replicaReadSamples replica reads, as a get's speculative delay. */
+export class ReplicaReadLatency {
+  private readonly samples = new Float64Array(replicaReadSamples)
+  private written = 0
+  private p99Ms: number | undefined = undefined
+
+  record(ms: number): void {
+    this.samples[this.written % replicaReadSamples] = ms
+    this.written++
+    if (this.written % replicaReadSamples === 0) {
+      const sorted = Float64Array.from(this.samples).sort()
+      this.p99Ms = sorted[Math.ceil(0.99 * replicaReadSamples) - 1]
+    }
+  }
+
+  /** The delay after which a get asks its remaining replicas: the recent p99, at least
+   * speculativeDelayMsMin, at most half a request timeout. */
+  speculativeDelayMs(requestTimeoutMs: number): number {
+    const p99 = this.p99Ms ?? speculativeDelayMsDefault
+    return Math.min(Math.max(p99, speculativeDelayMsMin), Math.max(1, requestTimeoutMs / 2))
+  }
 }
 
 /** Draws of a dot counter per write before giving up: each retry means another write of

@@ -9,6 +9,9 @@ export type {Random}
 export interface Clock {
   /** Milliseconds on a monotonic clock; only differences are meaningful. */
   nowMs(): number
+  /** Runs `run` once, `delayMs` from now, unless cancelled first. Without it a node does
+   * nothing on timers of its own (a get then asks another replica only when one fails). */
+  schedule?(delayMs: number, run: () => void): {cancel(): void}
 }
 
 export interface RequestOptions {

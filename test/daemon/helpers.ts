@@ -90,9 +90,9 @@ export class Tracker {
     return daemon
   }
 
-  async startCluster(count: number): Promise<{specs: NodeSpec[]; daemons: Daemon[]}> {
+  async startCluster(count: number, extra: Record<string, unknown> = {}): Promise<{specs: NodeSpec[]; daemons: Daemon[]}> {
     const specs = await this.clusterSpecs(count)
-    const daemons = await Promise.all(specs.map((spec) => this.start(this.configOf(spec, specs))))
+    const daemons = await Promise.all(specs.map((spec) => this.start(this.configOf(spec, specs, extra))))
     return {specs, daemons}
   }
 
