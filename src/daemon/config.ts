@@ -18,7 +18,6 @@ import {
 import {nameBytesMax, requestTimeoutMsDefault} from '../net/index.js'
 import {parseSyncMode, type SyncMode} from '../store/index.js'
 import {readFanouts, type ReadFanout} from '../node/kv.js'
-import {objectCacheBytesDefault} from '../node/object-cache.js'
 
 /** Most members of a static member list: far beyond any cluster one list is typed for, and
  * it bounds the work a bad file can cause at start (the ring claim is O(Q·members)). */
@@ -27,10 +26,6 @@ export const membersMax = 1000
 /** Longest request timeout: a replica that has not answered in a minute is down for every
  * practical purpose, and a longer wait only holds client requests and memory. */
 export const requestTimeoutMsMax = 60_000
-
-/** The largest object cache a configuration may ask for: 64 GiB, far beyond a node's memory
- * on the machines this runs on, but a bound that catches a typo of a few digits. */
-export const objectCacheBytesMax = 64 * 1024 ** 3
 
 /** Shortest cluster secret. The hello's HMAC proof can be recorded and attacked offline, so
  * the secret must not be guessable: 16 characters of a random token is at least ~96 bits. */
@@ -79,8 +74,6 @@ export interface DaemonConfig {
   readonly syncMode: SyncMode
   readonly valueBytesMax: number
   readonly requestTimeoutMs: number
-  /** Bytes of recently written and read objects the node keeps in memory (0: none). */
-  readonly objectCacheBytes: number
   /** Which replicas a get asks (node/kv.ts askReplicasToGet). */
   readonly readFanout: ReadFanout
   /** Cluster secret for the hello's challenge-response (DESIGN §11). */
@@ -109,7 +102,6 @@ export const configDefaults = {
   sync: 'always',
   valueBytesMax: valueBytesMaxDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
-  objectCacheBytes: objectCacheBytesDefault,
   readFanout: 'quorum',
   weight: 1,
 } as const
@@ -223,7 +215,6 @@ const topFields = [
   'sync',
   'valueBytesMax',
   'requestTimeoutMs',
-  'objectCacheBytes',
   'readFanout',
   'secret',
   'secretFile',
@@ -269,7 +260,6 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const {sync, syncMode} = syncOf(flags.sync ?? file['sync'] ?? configDefaults.sync)
   const valueBytesMax = integer('valueBytesMax', file['valueBytesMax'] ?? configDefaults.valueBytesMax, {min: 1, max: valueBytesMaxCeiling})
   const requestTimeoutMs = integer('requestTimeoutMs', file['requestTimeoutMs'] ?? configDefaults.requestTimeoutMs, {min: 1, max: requestTimeoutMsMax})
-  const objectCacheBytes = integer('objectCacheBytes', file['objectCacheBytes'] ?? configDefaults.objectCacheBytes, {min: 0, max: objectCacheBytesMax})
   const readFanout = readFanoutOf(file['readFanout'] ?? configDefaults.readFanout)
   const secret = secretOf(file['secret'], 'secret')
   const secretFile = file['secretFile'] === undefined ? undefined : secretPath(file['secretFile'], options.baseDir)
@@ -290,7 +280,6 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     syncMode,
     valueBytesMax,
     requestTimeoutMs,
-    objectCacheBytes,
     readFanout,
     ...(secret === undefined ? {} : {secret}),
     ...(seeds === undefined ? {} : {seeds}),

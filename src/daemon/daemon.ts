@@ -21,7 +21,6 @@ import {failure, messageTypes, parseRequest, type MessageType} from '../core/pro
 import {SeededRandom} from '../core/random.js'
 import {NetServer, writerTotals, type Connection, type LogEntry} from '../net/index.js'
 import {Node} from '../node/node.js'
-import type {ObjectCacheStats} from '../node/object-cache.js'
 import type {Clock} from '../node/ports.js'
 import {formatSyncMode, type StoreEvent} from '../store/index.js'
 import {configWarnings, type DaemonConfig} from './config.js'
@@ -143,7 +142,6 @@ class RunningDaemon implements Daemon {
       ports: {transport: this.transport, store: parts.store, meta: parts.meta, clock: monotonicClock, random: new SeededRandom(randomInt(2 ** 31)), faults: this.faults},
       onError: (error) => parts.log.error(`background work failed: ${messageOf(error)}`),
       seeds: config.seeds ?? [],
-      objectCacheBytes: config.objectCacheBytes,
       self: {address: config.advertise ?? formatAddress(config.listen), weight: config.members.find((member) => member.name === config.name)?.weight ?? 1},
     })
     this.node.view.onChange((next, previous) => {
@@ -318,7 +316,6 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_store_synced_records_total', help: 'Writes (records) those syncs made durable: divided by syncs, the batching.', value: totals.syncedRecords, counter: true},
       {name: 'dyn_object_writes_total', help: 'Persists of local copies (coordinator writes, replica merges, repairs).', value: combined.persists, counter: true},
       {name: 'dyn_object_changes_total', help: 'Changes those persists carried: above writes when queued writes of one key were combined.', value: combined.changes, counter: true},
-      ...objectCacheGauges(this.node.objects.cacheStats()),
       {name: 'dyn_net_frames_written_total', help: 'Wire frames this node wrote to clients and peers.', value: writerTotals.framesWritten, counter: true},
       {name: 'dyn_net_socket_writes_total', help: 'Socket writes that carried those frames: frames divided by writes, the batching.', value: writerTotals.flushes, counter: true},
       ...this.backgroundGauges(),
@@ -343,15 +340,6 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_handoff_keys_sent', help: 'Keys sent so far by the handoffs in progress.', value: handoffs.reduce((sum, task) => sum + task.keysSent, 0)},
     ]
   }
-}
-
-function objectCacheGauges(stats: ObjectCacheStats): Gauge[] {
-  return [
-    {name: 'dyn_object_cache_hits_total', help: 'Reads of a local copy answered from memory (the object cache).', value: stats.hits, counter: true},
-    {name: 'dyn_object_cache_misses_total', help: 'Reads of a local copy that went to the store.', value: stats.misses, counter: true},
-    {name: 'dyn_object_cache_entries', help: 'Copies the object cache holds.', value: stats.entries},
-    {name: 'dyn_object_cache_bytes', help: 'Bytes the object cache counts for them (objectCacheBytes is the budget).', value: stats.bytes},
-  ]
 }
 
 function antiEntropyJson(antiEntropy: Node['antiEntropy']): unknown {

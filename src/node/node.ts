@@ -58,8 +58,6 @@ export interface NodeOptions {
   readonly seeds?: readonly string[]
   /** This node's own address and weight, for when it is not one of `members`. */
   readonly self?: {readonly address: string; readonly weight?: number}
-  /** Budget of the copies kept in memory (object-cache.ts); 0 keeps none. */
-  readonly objectCacheBytes?: number
 }
 
 type Handler = (request: never) => Promise<unknown>
@@ -99,11 +97,7 @@ export class Node {
     this.view = new ClusterView(options.config.name, initial, options.config.n)
     this.background = new Background(options.onError ?? ((error) => this.errors.push(error)))
     this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true)
-    this.objects = new LocalObjects(options.ports.store, {
-      beforeRemoval: (partition) => this.actors.beforeRemoval(partition),
-      clock: options.ports.clock,
-      ...(options.objectCacheBytes === undefined ? {} : {cacheBytes: options.objectCacheBytes}),
-    })
+    this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition), clock: options.ports.clock})
     this.counter = new DotCounter(options.ports.meta)
     this.health = new Health(this.config.name, options.ports)
     this.hints = new Hints({

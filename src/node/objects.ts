@@ -19,16 +19,11 @@
 // segment bits, sibling flags). At load the store hands those over without reading values
 // where it keeps them (the log store's hint files), so a node with a million keys indexes
 // them in about a second; only conflicted keys are read, for their dots.
-//
-// Reads go through a cache of recent copies (object-cache.ts): a persist leaves its bytes
-// and object there, so the next read-modify-write or get of the key reads neither the disk
-// nor the decoder.
 import {Buffer} from 'node:buffer'
 import {decodeObject, encodeObject, isFound, objectsEqual, syncObjects, type StoredObject} from '../core/causality.js'
 import {merkleSegmentsDefault, type MerkleTree} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
 import {descriptionBytes, describeObject, flagConflicted, flagsAt, flagTombstoneOnly, flagUnframed} from './descriptions.js'
-import {ObjectCache, objectCacheBytesDefault, type ObjectCacheStats} from './object-cache.js'
 import {PartitionIndex} from './object-index.js'
 import type {Clock, DescribedBatch, ObjectStore} from './ports.js'
 import {WriteCombiner, type UpdateResult as CombinedResult} from './write-combiner.js'
@@ -71,17 +66,13 @@ export class LocalObjects {
    * stored object isConflicted (conflicts.ts). */
   private readonly conflicted = new ConflictIndex()
   private readonly clock: Clock
-  /** Recent copies in memory, so that a read-modify-write or a get of a recent key reads
-   * neither the disk nor, often, decodes (object-cache.ts). */
-  private readonly cache: ObjectCache
 
   /** Runs before any copy of the partition is deleted (actors.ts: the writer identity moves
    * on first, so no later write can cover what the deleted copy held). */
   private readonly beforeRemoval: (partition: number) => Promise<void>
 
-  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>; clock?: Clock; cacheBytes?: number} = {}) {
+  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>; clock?: Clock} = {}) {
     this.store = store
-    this.cache = new ObjectCache(options.cacheBytes ?? objectCacheBytesDefault)
     this.segments = options.segments ?? merkleSegmentsDefault
     this.beforeRemoval = options.beforeRemoval ?? (async () => undefined)
     // Without a clock every tombstone is seen at 0; the node always passes its Clock port.
@@ -103,30 +94,12 @@ export class LocalObjects {
   }
 
   async read(partition: number, key: Uint8Array): Promise<StoredObject | undefined> {
-    const name = lockName(partition, key)
-    const cached = this.cache.get(name)
-    if (cached !== undefined) return (cached.object ??= decodeObject(cached.bytes))
-    const epoch = this.cache.readStarted()
     const bytes = await this.store.get(partition, key)
-    if (bytes === undefined) return undefined
-    const object = decodeObject(bytes)
-    this.cache.filled(name, epoch, bytes, object)
-    return object
+    return bytes === undefined ? undefined : decodeObject(bytes)
   }
 
-  async readBytes(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
-    const name = lockName(partition, key)
-    const cached = this.cache.get(name)
-    if (cached !== undefined) return cached.bytes
-    const epoch = this.cache.readStarted()
-    const bytes = await this.store.get(partition, key)
-    if (bytes !== undefined) this.cache.filled(name, epoch, bytes)
-    return bytes
-  }
-
-  /** Hits and misses of the copies kept in memory, and their size. */
-  cacheStats(): ObjectCacheStats {
-    return this.cache.stats
+  readBytes(partition: number, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.store.get(partition, key)
   }
 
   /**
@@ -147,15 +120,7 @@ export class LocalObjects {
       equal: objectsEqual,
       persist: async (after: StoredObject) => {
         const encoded = encodeObject(after)
-        const cacheName = lockName(partition, key)
-        this.cache.writeStarted()
-        try {
-          await this.store.put(partition, key, encoded)
-        } catch (error) {
-          this.cache.removed(cacheName)
-          throw error
-        }
-        this.cache.written(cacheName, encoded, after)
+        await this.store.put(partition, key, encoded)
         const name = keyName(key)
         this.index(partition).set(name, describeObject(key, encoded))
         this.trackTombstone(partition, name, isTombstoneOnly(after))
@@ -183,12 +148,7 @@ export class LocalObjects {
       const current = await this.store.get(partition, key)
       return task(current, async () => {
         await this.beforeRemoval(partition)
-        this.cache.writeStarted()
-        try {
-          await this.store.delete(partition, key)
-        } finally {
-          this.cache.removed(lockName(partition, key))
-        }
+        await this.store.delete(partition, key)
         this.index(partition).remove(keyName(key))
         this.tombstones.get(partition)?.delete(keyName(key))
         this.conflicted.forget(partition, keyName(key))
@@ -260,12 +220,7 @@ export class LocalObjects {
 
   async drop(partition: number): Promise<void> {
     await this.beforeRemoval(partition)
-    this.cache.writeStarted()
-    try {
-      await this.store.drop(partition)
-    } finally {
-      this.cache.clear()
-    }
+    await this.store.drop(partition)
     this.indexes.delete(partition)
     this.tombstones.delete(partition)
     this.conflicted.forgetPartition(partition)
