@@ -117,6 +117,8 @@ export class Journal {
   /** Files no longer written to, waiting for their segments to be synced. */
   private readonly retiring = new Set<Promise<void>>()
   private closed = false
+  /** Set when the store stops as a killed process (beginCrash): no file is deleted from then on. */
+  private crashing = false
   readonly stats: JournalStats = {syncs: 0, batches: 0, records: 0, checkpoints: 0, replayedEntries: 0}
 
   private constructor(
@@ -190,8 +192,17 @@ export class Journal {
     this.closed = true
   }
 
+  /** From now on no journal file is deleted: what a killed process leaves. Called before
+   * the partitions stop as killed ones (without syncing their segments), so that a
+   * retirement under way cannot take a segment's sync, which a stopped segment skips, for
+   * done and delete the file that still holds the segment's unsynced records. */
+  beginCrash(): void {
+    this.crashing = true
+  }
+
   /** Stops as a killed process would: what is queued finishes, nothing is retired. */
   async crash(): Promise<void> {
+    this.crashing = true
     this.closed = true
     await this.idle()
     await Promise.allSettled(this.retiring)
@@ -303,6 +314,8 @@ export class Journal {
       try {
         for (const segment of file.segments) await segment.sync()
         await file.file.close()
+        // Killed before the delete: the file stays, and recovery replays it.
+        if (this.crashing) return
         await this.files.unlink(file.path)
         this.stats.checkpoints++
       } catch (error) {

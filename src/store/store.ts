@@ -105,6 +105,7 @@ export class LogStore {
   async crash(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.journal?.beginCrash()
     const partitions = await Promise.allSettled(this.open.values())
     for (const partition of partitions) if (partition.status === 'fulfilled') await partition.value.crash()
     this.open.clear()

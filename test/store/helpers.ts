@@ -113,6 +113,15 @@ export class VolatileFiles implements StoreFiles {
       return end
     }
     const suffix = /\.[a-z]+$/.exec(path)?.[0] ?? ''
+    // A sync and a truncate of one file take effect one after the other, as they do on a
+    // real file system (the page cache is one truth): run concurrently here, a sync could
+    // write a record back after a truncate had cut it off, which no disk would show.
+    let last: Promise<unknown> = Promise.resolve()
+    const serial = <T>(operation: () => Promise<T>): Promise<T> => {
+      const next = last.then(operation, operation)
+      last = next.catch(() => undefined)
+      return next
+    }
     return {
       path,
       read: async (buffer, offset, length, position) => overlay(buffer, offset, length, position, await file.read(buffer, offset, length, position)),
@@ -122,18 +131,24 @@ export class VolatileFiles implements StoreFiles {
         writes().push({position, bytes})
         return bytes.length
       },
-      datasync: async () => {
-        for (const write of this.pending.get(path) ?? []) await file.write([write.bytes], write.position)
-        this.pending.delete(path)
-        this.datasyncs.set(suffix, (this.datasyncs.get(suffix) ?? 0) + 1)
-        await file.datasync()
-      },
-      truncate: async (length) => {
-        const list = (this.pending.get(path) ?? []).filter((write) => write.position < length)
-        for (const write of list) if (write.position + write.bytes.length > length) write.bytes = write.bytes.subarray(0, length - write.position)
-        this.pending.set(path, list)
-        await file.truncate(Math.min(length, await file.size()))
-      },
+      datasync: () =>
+        serial(async () => {
+          // The writes made before the sync began become durable; later ones stay pending.
+          const syncing = [...(this.pending.get(path) ?? [])]
+          for (const write of syncing) await file.write([write.bytes], write.position)
+          const rest = (this.pending.get(path) ?? []).filter((write) => !syncing.includes(write))
+          if (rest.length > 0) this.pending.set(path, rest)
+          else this.pending.delete(path)
+          this.datasyncs.set(suffix, (this.datasyncs.get(suffix) ?? 0) + 1)
+          await file.datasync()
+        }),
+      truncate: (length) =>
+        serial(async () => {
+          const list = (this.pending.get(path) ?? []).filter((write) => write.position < length)
+          for (const write of list) if (write.position + write.bytes.length > length) write.bytes = write.bytes.subarray(0, length - write.position)
+          this.pending.set(path, list)
+          await file.truncate(Math.min(length, await file.size()))
+        }),
       size: async () => {
         let size = await file.size()
         for (const write of this.pending.get(path) ?? []) size = Math.max(size, write.position + write.bytes.length)
