@@ -102,7 +102,7 @@ async function startSystem(system: SystemName, options: {args: BenchArgs; runDir
   run.groups.push(processes)
   if (system === 'dyn') {
     log(`dyn: starting ${dynDurablePreset.nodes} nodes (N=${dynDurablePreset.n} R=${dynDurablePreset.r} W=${dynDurablePreset.w}, Q=${dynDurablePreset.partitions}, sync ${dynDurablePreset.sync})`)
-    return startDyn({dir, ports, processes, cluster: dynDurablePreset})
+    return startDyn({dir, ports, processes, cluster: {...dynDurablePreset, nodeConfig: {...dynDurablePreset.nodeConfig, ...args.dynConfig}}})
   }
   const peer = system === 'etcd' ? etcdPeer : redisPeer
   const found = await ensurePeer(peer, {install: args.install, log})

@@ -32,10 +32,14 @@ export interface BenchArgs {
   readonly systems: readonly SystemName[]
   /** Whether missing peers may be installed from Debian (apt-get). */
   readonly install: boolean
+  /** More fields of every dyn node's configuration (docs/node.md), for an A/B of a
+   * setting: `--dyn-config '{"readFanout":"all"}'`. */
+  readonly dynConfig: Readonly<Record<string, unknown>>
 }
 
 export const usage = `usage: npm run bench:cluster -- [--json] [--rounds N] [--seconds S]
-                              [--concurrency 1,16,64,256] [--systems dyn,etcd,redis] [--no-install]`
+                              [--concurrency 1,16,64,256] [--systems dyn,etcd,redis] [--no-install]
+                              [--dyn-config '{"FIELD": VALUE}']`
 
 export class UsageError extends Error {
   readonly exitCode = 2
@@ -49,6 +53,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let seconds = secondsDefault
   let concurrencies = concurrenciesDefault
   let systems: readonly SystemName[] = systemNames
+  let dynConfig: Readonly<Record<string, unknown>> = {}
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? ''
     const value = (): string => {
@@ -76,11 +81,26 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--systems':
         systems = listOf(flag, value(), (item) => systemName(flag, item))
         break
+      case '--dyn-config':
+        dynConfig = jsonObject(flag, value())
+        break
       default:
         throw new UsageError(`unknown argument ${JSON.stringify(flag)}\n${usage}`)
     }
   }
-  return {json, rounds, seconds, concurrencies, systems, install}
+  return {json, rounds, seconds, concurrencies, systems, install, dynConfig}
+}
+
+/** A JSON object of node configuration fields; the node checks the fields themselves. */
+function jsonObject(flag: string, text: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new UsageError(`${flag} must be a JSON object, got ${JSON.stringify(text)}\n${usage}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${flag} must be a JSON object, got ${JSON.stringify(text)}\n${usage}`)
+  return parsed as Record<string, unknown>
 }
 
 function integerIn(flag: string, text: string, min: number, max: number): number {

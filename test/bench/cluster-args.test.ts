@@ -11,19 +11,21 @@ describe('bench:cluster arguments', () => {
       concurrencies: [1, 16, 64, 256],
       systems: ['dyn', 'etcd', 'redis'],
       install: true,
+      dynConfig: {},
     })
     expect(concurrenciesDefault).toEqual([1, 16, 64, 256])
     expect(roundsDefault).toBeGreaterThanOrEqual(3)
   })
 
   it('reads every flag', () => {
-    expect(parseArgs(['--json', '--rounds', '5', '--seconds', '0.5', '--concurrency', '1,16', '--systems', 'dyn,redis', '--no-install'])).toEqual({
+    expect(parseArgs(['--json', '--rounds', '5', '--seconds', '0.5', '--concurrency', '1,16', '--systems', 'dyn,redis', '--no-install', '--dyn-config', '{"readFanout":"all"}'])).toEqual({
       json: true,
       rounds: 5,
       seconds: 0.5,
       concurrencies: [1, 16],
       systems: ['dyn', 'redis'],
       install: false,
+      dynConfig: {readFanout: 'all'},
     })
   })
 
@@ -40,6 +42,8 @@ describe('bench:cluster arguments', () => {
     [['--concurrency', '0'], /--concurrency: "0"/],
     [['--systems', 'dyn,cassandra'], /"cassandra" is not one of dyn, etcd, redis/],
     [['--sekonds', '3'], /unknown argument "--sekonds"/],
+    [['--dyn-config', '{readFanout: all}'], /--dyn-config must be a JSON object/],
+    [['--dyn-config', '[1]'], /--dyn-config must be a JSON object/],
   ])('refuses %j with a usage error', (argv, message) => {
     let thrown: unknown
     try {
