@@ -352,12 +352,13 @@ function identifier(field: string, value: unknown, lengthMax: number): string {
   return value
 }
 
-/** An integer in [min, max]; `rule` says so in words when the bounds depend on other fields. */
+/** One of the read fan-outs (node/kv.ts). */
 function readFanoutOf(value: unknown): ReadFanout {
   if (typeof value === 'string' && (readFanouts as readonly string[]).includes(value)) return value as ReadFanout
   throw new ConfigError('readFanout', `${show(value)} is not one of ${readFanouts.join(', ')}`, 'set readFanout to "quorum" (ask R replicas, more when one is slow) or "all" (ask every replica)')
 }
 
+/** An integer in [min, max]; `rule` says so in words when the bounds depend on other fields. */
 function integer(field: string, value: unknown, range: {min: number; max: number; rule?: string}): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
     const rule = range.rule ?? `must be an integer from ${range.min} to ${range.max}`

@@ -395,7 +395,7 @@ export class Connection {
 
   private endIfDrained(): void {
     if (this.state !== 'closing' || this.pending.size > 0 || this.incomingInFlight > 0) return
-    // Ends after the batched writes of this turn (the last replies) have been flushed.
+    // Ends after the batched writes of this tick (the last replies) have been flushed.
     this.writer.end()
   }
 

@@ -16,7 +16,7 @@ import type {Socket} from 'node:net'
 export interface WriterStats {
   framesWritten: number
   bytesWritten: number
-  /** Socket writes: one per turn with frames when batching, one per frame without. */
+  /** Socket writes: one per tick with frames when batching, one per frame without. */
   flushes: number
 }
 

@@ -58,6 +58,7 @@ import {
 } from '../core/protocol.js'
 import {GetQuorum, PutQuorum, checkQuorumParameters, type GetReply, type PutReply, type ReplicaTarget} from '../core/quorum.js'
 import {preferenceList} from '../core/ring.js'
+import {p99} from './anti-entropy-latency.js'
 import type {Background} from './background.js'
 import type {Actors} from './actors.js'
 import type {DotCounter} from './counter.js'
@@ -573,10 +574,7 @@ export class ReplicaReadLatency {
   record(ms: number): void {
     this.samples[this.written % replicaReadSamples] = ms
     this.written++
-    if (this.written % replicaReadSamples === 0) {
-      const sorted = Float64Array.from(this.samples).sort()
-      this.p99Ms = sorted[Math.ceil(0.99 * replicaReadSamples) - 1]
-    }
+    if (this.written % replicaReadSamples === 0) this.p99Ms = p99(Array.from(this.samples))
   }
 
   /** The delay after which a get asks its remaining replicas: the recent p99, at least
