@@ -6,30 +6,12 @@ import {existsSync} from 'node:fs'
 import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {DOMParser, type Element} from '@xmldom/xmldom'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {elements, parseSvg} from '../render/svg-parse.js'
 import {DynClient, type RingInfo} from '../../src/client/index.js'
 import {down, isAlive, up} from '../../src/cluster/index.js'
 import {preferenceList} from '../../src/core/ring.js'
 import {dyn, json, randomBasePort} from './helpers.js'
-
-/** Parses strictly, as test/render/ring-svg.test.ts does: any parser error or warning fails. */
-function parseSvg(text: string): Element {
-  const parser = new DOMParser({
-    onError: (level, message) => {
-      throw new Error(`${level}: ${message}`)
-    },
-  })
-  const root = parser.parseFromString(text, 'image/svg+xml').documentElement
-  if (root === null) throw new Error('no root element')
-  expect(root.tagName).toBe('svg')
-  expect(root.getAttribute('xmlns')).toBe('http://www.w3.org/2000/svg')
-  return root
-}
-
-function elements(root: Element, tag: string, className: string): Element[] {
-  return Array.from(root.getElementsByTagName(tag)).filter((element) => (element.getAttribute('class') ?? '').split(' ').includes(className))
-}
 
 let dir: string
 const basePort = randomBasePort()

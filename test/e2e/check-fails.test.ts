@@ -3,41 +3,21 @@
 // those reads break. The run must exit 1, name the violated check in its summary, and print
 // a replay command with the seed it chose (none is given, as when a person runs it).
 // However the run ends, the cleanup kills every node process the cluster file names.
-import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {parseHistory} from '../../src/check/index.js'
-import {isAlive} from '../../src/cluster/index.js'
+import {checkWorkspace} from './check-workspace.js'
 import {dyn} from '../commands/helpers.js'
 
-let root: string
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'dyn-check-fails-'))
-})
-
-afterAll(async () => {
-  if (root === undefined) return
-  const clusterFile = join(root, 'cluster', 'cluster.json')
-  if (existsSync(clusterFile)) {
-    const file = JSON.parse(await readFile(clusterFile, 'utf8')) as {nodes: {pid: number | null}[]}
-    for (const node of file.nodes) {
-      if (node.pid === null || !isAlive(node.pid)) continue
-      process.kill(node.pid, 'SIGCONT')
-      process.kill(node.pid, 'SIGKILL')
-    }
-  }
-  await rm(root, {recursive: true, force: true})
-})
+const workspace = checkWorkspace('dyn-check-fails-')
 
 describe('dyn check, failing', () => {
   it('exits 1 when reads break --siblings-max, names the check and prints a replay command with its seed', {timeout: 80_000}, async () => {
-    const history = join(root, 'history.jsonl')
-    const cluster = join(root, 'cluster')
+    const history = join(workspace(), 'history.jsonl')
+    const cluster = join(workspace(), 'cluster')
     const run = await dyn(
-      ['check', '--duration', '5s', '--clients', '4', '--keys', '1', '--nemesis', 'none', '--siblings-max', '1', '--converge-timeout', '20s', '--dir', cluster, '--history', history, '--timeline', join(root, 'timeline.svg')],
+      ['check', '--duration', '5s', '--clients', '4', '--keys', '1', '--nemesis', 'none', '--siblings-max', '1', '--converge-timeout', '20s', '--dir', cluster, '--history', history, '--timeline', join(workspace(), 'timeline.svg')],
       {timeoutMs: 60_000},
     )
     const shown = `exit ${run.exitCode}\n${run.stdout}\n${run.stderr}`

@@ -3,34 +3,14 @@
 // put back to the copy and started again). The run must carry the fault out as planned,
 // leave no operation succeeding while every node is down, and pass every check.
 // However the run ends, the cleanup kills every node process the cluster file names.
-import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {parseHistory, planFaults, type Fault} from '../../src/check/index.js'
-import {isAlive} from '../../src/cluster/index.js'
+import {checkWorkspace} from './check-workspace.js'
 import {dyn, json} from '../commands/helpers.js'
 
-let root: string
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'dyn-check-unsynced-'))
-})
-
-afterAll(async () => {
-  if (root === undefined) return
-  const clusterFile = join(root, 'cluster', 'cluster.json')
-  if (existsSync(clusterFile)) {
-    const file = JSON.parse(await readFile(clusterFile, 'utf8')) as {nodes: {pid: number | null}[]}
-    for (const node of file.nodes) {
-      if (node.pid === null || !isAlive(node.pid)) continue
-      process.kill(node.pid, 'SIGCONT')
-      process.kill(node.pid, 'SIGKILL')
-    }
-  }
-  await rm(root, {recursive: true, force: true})
-})
+const workspace = checkWorkspace('dyn-check-unsynced-')
 
 describe('dyn check with lose-unsynced', () => {
   it('loses the unsynced writes of every node at once, as planned, and every check holds', {timeout: 80_000}, async () => {
@@ -39,9 +19,9 @@ describe('dyn check with lose-unsynced', () => {
     const planned = planFaults({seed, durationMs: 6_000, nodes, kinds: ['lose-unsynced'], unsyncedNodes: nodes})
     expect(planned.map((fault) => [fault.kind, fault.nodes]), 'the seed plans one power loss of every node').toEqual([['lose-unsynced', nodes]])
     const plan = planned[0]!
-    const history = join(root, 'history.jsonl')
+    const history = join(workspace(), 'history.jsonl')
     const run = await dyn(
-      ['check', '--seed', String(seed), '--duration', '6s', '--clients', '2', '--keys', '3', '--nemesis', 'lose-unsynced', '--converge-timeout', '20s', '--dir', join(root, 'cluster'), '--history', history, '--timeline', join(root, 'timeline.svg'), '--json'],
+      ['check', '--seed', String(seed), '--duration', '6s', '--clients', '2', '--keys', '3', '--nemesis', 'lose-unsynced', '--converge-timeout', '20s', '--dir', join(workspace(), 'cluster'), '--history', history, '--timeline', join(workspace(), 'timeline.svg'), '--json'],
       {timeoutMs: 60_000},
     )
     expect(run.exitCode, `${run.stdout.slice(0, 4000)}\n${run.stderr}`).toBe(0)

@@ -2,34 +2,14 @@
 // processes with one partition: its verdict, check, count, availability and convergence
 // lines, each compared with what the run's history file records rather than with fixed
 // numbers. However the run ends, the cleanup kills every node process the cluster file names.
-import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {checkNames, describeFault, parseHistory, planFaults, type Fault, type Operation} from '../../src/check/index.js'
-import {isAlive} from '../../src/cluster/index.js'
+import {checkWorkspace} from './check-workspace.js'
 import {dyn} from '../commands/helpers.js'
 
-let root: string
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'dyn-check-text-'))
-})
-
-afterAll(async () => {
-  if (root === undefined) return
-  const clusterFile = join(root, 'cluster', 'cluster.json')
-  if (existsSync(clusterFile)) {
-    const file = JSON.parse(await readFile(clusterFile, 'utf8')) as {nodes: {pid: number | null}[]}
-    for (const node of file.nodes) {
-      if (node.pid === null || !isAlive(node.pid)) continue
-      process.kill(node.pid, 'SIGCONT')
-      process.kill(node.pid, 'SIGKILL')
-    }
-  }
-  await rm(root, {recursive: true, force: true})
-})
+const workspace = checkWorkspace('dyn-check-text-')
 
 /** The summary's percentage of operations invoked inside (or outside) a fault that succeeded. */
 function percent(operations: readonly Operation[]): string {
@@ -46,9 +26,9 @@ describe('dyn check, the human summary', () => {
     const durationMs = 6_000
     const planned = planFaults({seed, durationMs, nodes: ['n1', 'n2', 'n3'], kinds: ['pause', 'partition'], unsyncedNodes: []})
     expect(planned.length, 'the seed plans a fault within the run').toBeGreaterThan(0)
-    const history = join(root, 'history.jsonl')
+    const history = join(workspace(), 'history.jsonl')
     const run = await dyn(
-      ['check', '--seed', String(seed), '--duration', '6s', '--clients', '2', '--keys', '3', '--nemesis', 'pause,partition', '--converge-timeout', '20s', '--dir', join(root, 'cluster'), '--history', history, '--timeline', join(root, 'timeline.svg')],
+      ['check', '--seed', String(seed), '--duration', '6s', '--clients', '2', '--keys', '3', '--nemesis', 'pause,partition', '--converge-timeout', '20s', '--dir', join(workspace(), 'cluster'), '--history', history, '--timeline', join(workspace(), 'timeline.svg')],
       {timeoutMs: 60_000},
     )
     const shown = `exit ${run.exitCode}\n${run.stdout}\n${run.stderr}`

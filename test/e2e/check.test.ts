@@ -2,41 +2,21 @@
 // partitions on a cluster it starts in a directory of the test's own, which must pass and
 // leave a history, a timeline and a stopped cluster behind. However the run ends, the
 // cleanup continues and kills every node process the cluster file names.
-import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {isAlive} from '../../src/cluster/index.js'
+import {describe, expect, it} from 'vitest'
 import {parseHistory} from '../../src/check/index.js'
+import {checkWorkspace} from './check-workspace.js'
 import {dyn, json} from '../commands/helpers.js'
 
-let root: string
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'dyn-check-test-'))
-})
-
-afterAll(async () => {
-  const clusterFile = join(root, 'cluster', 'cluster.json')
-  if (existsSync(clusterFile)) {
-    const file = JSON.parse(await readFile(clusterFile, 'utf8')) as {nodes: {pid: number | null}[]}
-    for (const node of file.nodes) {
-      if (node.pid === null || !isAlive(node.pid)) continue
-      // A paused node would sit out a SIGTERM; SIGKILL ends it either way.
-      process.kill(node.pid, 'SIGCONT')
-      process.kill(node.pid, 'SIGKILL')
-    }
-  }
-  await rm(root, {recursive: true, force: true})
-})
+const workspace = checkWorkspace('dyn-check-test-')
 
 describe('dyn check', () => {
   it('passes a short run with kills, pauses and partitions and writes its history and timeline', {timeout: 150_000}, async () => {
-    const history = join(root, 'history.jsonl')
-    const timeline = join(root, 'timeline.svg')
+    const history = join(workspace(), 'history.jsonl')
+    const timeline = join(workspace(), 'timeline.svg')
     const run = await dyn(
-      ['check', '--seed', '3', '--duration', '12s', '--clients', '2', '--keys', '3', '--nemesis', 'kill,pause,partition', '--dir', join(root, 'cluster'), '--history', history, '--timeline', timeline, '--converge-timeout', '40s', '--json'],
+      ['check', '--seed', '3', '--duration', '12s', '--clients', '2', '--keys', '3', '--nemesis', 'kill,pause,partition', '--dir', join(workspace(), 'cluster'), '--history', history, '--timeline', timeline, '--converge-timeout', '40s', '--json'],
       {timeoutMs: 140_000},
     )
     expect(run.exitCode, run.stderr + run.stdout.slice(0, 4000)).toBe(0)
@@ -66,7 +46,7 @@ describe('dyn check', () => {
     expect(svg.startsWith('<svg')).toBe(true)
     expect(svg).toContain('every check holds')
     // The cluster it started is stopped, its directory kept.
-    const status = json(await dyn(['cluster', 'status', '--dir', join(root, 'cluster'), '--json']))
+    const status = json(await dyn(['cluster', 'status', '--dir', join(workspace(), 'cluster'), '--json']))
     expect((status.nodes as {state: string}[]).every((node) => node.state === 'stopped')).toBe(true)
   })
 

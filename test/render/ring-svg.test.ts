@@ -1,34 +1,13 @@
 // `dyn ring --svg` (src/render/ring-svg.ts): for any ring, a well-formed SVG document with
 // one arc per partition in its owner's colour, one colour per owner, a legend entry per node
 // in the same colour, and a key's preference list marked where the walk meets each node.
-import {DOMParser, type Element} from '@xmldom/xmldom'
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
+import {elements, parseSvg} from './svg-parse.js'
 import {hashKey, positionHex} from '../../src/core/hash.js'
 import {createRing, preferenceList, type Ring} from '../../src/core/ring.js'
 import {ownerColor, preferenceStops, ringSvg, type RingSvgKey} from '../../src/render/ring-svg.js'
 import {escapeXml} from '../../src/render/svg.js'
-
-/** Parses strictly: any error or warning of the parser fails the test. */
-function parseSvg(text: string): Element {
-  const parser = new DOMParser({
-    onError: (level, message) => {
-      throw new Error(`${level}: ${message}`)
-    },
-  })
-  const document = parser.parseFromString(text, 'image/svg+xml')
-  // xmldom lets a bare & or < in text pass; XML does not.
-  expect(text.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '')).not.toMatch(/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/)
-  const root = document.documentElement
-  if (root === null) throw new Error('no root element')
-  expect(root.tagName).toBe('svg')
-  expect(root.getAttribute('xmlns')).toBe('http://www.w3.org/2000/svg')
-  return root
-}
-
-function elements(root: Element, tag: string, className: string): Element[] {
-  return Array.from(root.getElementsByTagName(tag)).filter((element) => (element.getAttribute('class') ?? '').split(' ').includes(className))
-}
 
 function keyOf(ring: Ring, n: number, key: string): RingSvgKey {
   const list = preferenceList(ring, {key: new TextEncoder().encode(key)}, {n})
