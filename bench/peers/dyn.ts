@@ -37,7 +37,19 @@ export const dynPortsPerNode = 2
 
 /** Writes the configs, starts the nodes, waits for each one's /health, connects a client.
  * `ports` holds dynPortsPerNode × nodes free ports. */
-export async function startDyn(options: {dir: string; ports: readonly number[]; processes: ProcessGroup; cluster: DynClusterOptions}): Promise<Target> {
+export async function startDyn(options: {
+  dir: string
+  ports: readonly number[]
+  processes: ProcessGroup
+  cluster: DynClusterOptions
+  /** The program the nodes run (bin/run.js of another build, for an A/B of two builds). */
+  program?: string
+  /** Node.js flags of every node process; `{node}` becomes the node's name
+   * (`--cpu-prof-dir=/tmp/prof/{node}`). */
+  nodeFlags?: readonly string[]
+  /** More environment variables of every node process. */
+  env?: Readonly<Record<string, string>>
+}): Promise<Target> {
   const {dir, ports, processes, cluster} = options
   if (ports.length < cluster.nodes * dynPortsPerNode) throw new Error(`startDyn needs ${cluster.nodes * dynPortsPerNode} ports, got ${ports.length}`)
   const nodes = Array.from({length: cluster.nodes}, (_, i) => ({name: `n${i + 1}`, port: ports[i * dynPortsPerNode]!, httpPort: ports[i * dynPortsPerNode + 1]!}))
@@ -62,7 +74,9 @@ export async function startDyn(options: {dir: string; ports: readonly number[]; 
     }
     const configPath = join(nodeDir, 'node.json')
     await writeFile(configPath, JSON.stringify(config, null, 2))
-    const child = processes.spawn(process.execPath, [programPath, 'node', 'start', '--config', configPath], join(nodeDir, 'node.log'))
+    const runtimeFlags = (options.nodeFlags ?? []).map((flag) => flag.replaceAll('{node}', node.name))
+    const program = options.program ?? programPath
+    const child = processes.spawn(process.execPath, [...runtimeFlags, program, 'node', 'start', '--config', configPath], join(nodeDir, 'node.log'), options.env)
     started.push({node, child})
   }
   for (const {node, child} of started) {

@@ -43,11 +43,12 @@ interface Tracked {
 export class ProcessGroup {
   private readonly tracked: Tracked[] = []
 
-  /** Starts `command` with stdout and stderr appended to `logPath`. */
-  spawn(command: string, args: readonly string[], logPath: string): ChildProcess {
+  /** Starts `command` with stdout and stderr appended to `logPath`, with `env` added to
+   * this process's environment. */
+  spawn(command: string, args: readonly string[], logPath: string, env?: Readonly<Record<string, string>>): ChildProcess {
     const fd = openSync(logPath, 'a')
     try {
-      const child = spawn(command, args, {stdio: ['ignore', fd, fd]})
+      const child = spawn(command, args, {stdio: ['ignore', fd, fd], ...(env === undefined ? {} : {env: {...process.env, ...env}})})
       // A spawn failure (ENOENT) arrives as an event; waitReady reports it as an exit.
       child.on('error', () => undefined)
       this.tracked.push({child, logPath})
