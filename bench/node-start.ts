@@ -4,6 +4,11 @@
 // docs/benchmarks.md.
 //
 //   npx tsx bench/node-start.ts [--keys 1000000] [--value-bytes 1024] [--json]
+//                               [--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+//                               [--starts 3] [--compare /tmp/before/bin/run.js]
+//
+// --compare times another build's starts on the same data, alternating with this build's,
+// and reports both medians and their ratio (a machine whose speed drifts hits both alike).
 //
 // It starts a one-node local cluster from the built program, stops it, fills its data
 // directory directly through the log store (objects encoded as the node stores them, one
@@ -25,11 +30,15 @@ const argument = (name: string, fallback: number): number => {
   return at === -1 ? fallback : Number(process.argv[at + 1])
 }
 const json = process.argv.includes('--json')
+/** Node.js flags of the started node, e.g. a CPU profile of each start. */
+const nodeFlags = process.argv.includes('--node-flags') ? (process.argv[process.argv.indexOf('--node-flags') + 1] ?? '').split(' ').filter((flag) => flag !== '') : []
 const keyCount = argument('--keys', 1_000_000)
 const valueBytes = argument('--value-bytes', 1024)
 const partitionCount = 64
-/** Starts timed; the median is reported. */
-const starts = 3
+/** Starts timed per build; the median is reported. */
+const starts = argument('--starts', 3)
+const compareAt = process.argv.indexOf('--compare')
+const compareProgram = compareAt === -1 ? undefined : process.argv[compareAt + 1]
 /** Puts in flight while filling: enough to keep the store's group commit busy. */
 const fillConcurrency = 256
 /** A start slower than this is reported as such rather than waited for. */
@@ -62,9 +71,9 @@ async function fill(dataDir: string): Promise<void> {
 }
 
 /** Starts the node, waits for /health, stops it; resolves with the seconds to healthy. */
-async function timedStart(configPath: string, httpPort: number): Promise<number> {
+async function timedStart(configPath: string, httpPort: number, build = program): Promise<number> {
   const started = performance.now()
-  const child = spawn(process.execPath, [program, 'node', 'start', '--config', configPath], {stdio: 'ignore'})
+  const child = spawn(process.execPath, [...nodeFlags, build, 'node', 'start', '--config', configPath], {stdio: 'ignore'})
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   try {
     while (performance.now() - started < startWaitMsMax) {
@@ -90,13 +99,25 @@ async function main(): Promise<void> {
     await fill(join(dir, 'n1', 'data'))
     const node = (JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as {nodes: Array<{configPath: string; httpPort: number}>}).nodes[0]!
     const seconds: number[] = []
+    const compared: number[] = []
     for (let i = 0; i < starts; i++) {
+      if (compareProgram !== undefined) {
+        compared.push(await timedStart(node.configPath, node.httpPort, compareProgram))
+        log(`  start ${i + 1} of ${compareProgram}: ${compared[i]!.toFixed(2)} s`)
+      }
       seconds.push(await timedStart(node.configPath, node.httpPort))
       log(`  start ${i + 1}: ${seconds[i]!.toFixed(2)} s`)
     }
-    const median = [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)]!
-    if (json) console.log(JSON.stringify({keys: keyCount, valueBytes, startSeconds: seconds, medianSeconds: median}))
-    else console.log(`node start with ${keyCount} keys: median ${median.toFixed(2)} s (${seconds.map((s) => s.toFixed(2)).join(', ')})`)
+    const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+    const median = medianOf(seconds)
+    const comparison = compareProgram === undefined ? undefined : {program: compareProgram, startSeconds: compared, medianSeconds: medianOf(compared)}
+    if (json) console.log(JSON.stringify({keys: keyCount, valueBytes, startSeconds: seconds, medianSeconds: median, ...(comparison === undefined ? {} : {compare: comparison})}))
+    else {
+      console.log(`node start with ${keyCount} keys: median ${median.toFixed(2)} s (${seconds.map((s) => s.toFixed(2)).join(', ')})`)
+      if (comparison !== undefined) {
+        console.log(`${comparison.program}: median ${comparison.medianSeconds.toFixed(2)} s (${compared.map((s) => s.toFixed(2)).join(', ')}); this build / that: ${(median / comparison.medianSeconds).toFixed(3)}`)
+      }
+    }
   } finally {
     try {
       dyn('cluster', 'down', '--dir', dir)

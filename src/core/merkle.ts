@@ -172,6 +172,23 @@ export class MerkleTree {
     xorInto(this.rootLevel, 0, hash, hashAt)
   }
 
+  /** `toggle` of the leaf alone, leaving its branch and the root stale until
+   * `rebuildUpperLevels`: a tree built in bulk (a node indexing a partition at start) does a
+   * third of the work. The invariant holds again only after that call. */
+  toggleLeaf(segment: number, hash: Uint8Array, hashAt = 0): void {
+    xorInto(this.leafLevel, segment, hash, hashAt)
+  }
+
+  /** Recomputes every branch and the root from the leaves: ends a bulk build. */
+  rebuildUpperLevels(): void {
+    this.branchLevel.fill(0)
+    this.rootLevel.fill(0)
+    for (let segment = 0; segment < this.shape.segments; segment++) {
+      xorInto(this.branchLevel, Math.floor(segment / this.shape.branchWidth), this.leafLevel, segment * merkleHashBytes)
+    }
+    for (let branch = 0; branch < this.shape.branches; branch++) xorInto(this.rootLevel, 0, this.branchLevel, branch * merkleHashBytes)
+  }
+
   root(): Uint8Array {
     return this.rootLevel.slice()
   }

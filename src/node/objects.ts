@@ -90,6 +90,7 @@ export class LocalObjects {
           if (this.loadKey(partition, index, name, batch.descriptions, i * descriptionBytes)) await this.loadConflict(partition, name)
         }
       }
+      index.finishLoad()
     }
   }
 

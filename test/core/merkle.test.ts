@@ -9,6 +9,7 @@ import {
   diffLeaves,
   diffSegmentKeys,
   diffTrees,
+  entryHash,
   merkleShape,
   rootsEqual,
   segmentOf,
@@ -86,6 +87,21 @@ describe('incremental updates', () => {
         expect(trees.a.isConsistent()).toBe(true)
         for (const [key, digest] of model.a) trees.a.update(key, digest, undefined)
         expect(Buffer.from(trees.a.export()).equals(new MerkleTree({segments}).export())).toBe(true)
+      }),
+      {numRuns: 200},
+    )
+  })
+})
+
+describe('bulk build', () => {
+  it('leaves toggled alone, then the upper levels rebuilt, equal the same entries toggled one by one', () => {
+    fc.assert(
+      fc.property(segmentsArbitrary, fc.array(fc.tuple(keyArbitrary, digestArbitrary), {maxLength: 80}), (segments, entries) => {
+        const bulk = new MerkleTree({segments})
+        for (const [key, digest] of entries) bulk.toggleLeaf(bulk.segmentOf(key), entryHash(key, digest))
+        bulk.rebuildUpperLevels()
+        expect(bulk.isConsistent()).toBe(true)
+        expect(Buffer.from(bulk.export()).equals(MerkleTree.fromEntries(entries, {segments}).export())).toBe(true)
       }),
       {numRuns: 200},
     )
