@@ -19,11 +19,15 @@
 // The machine line and the JSON carry the 1-minute load average at the start and the end:
 // on a shared machine it says how much of the CPUs the run had.
 //
-//   npx tsx bench/anti-entropy.ts                 (about 3 minutes)
-//   npx tsx bench/anti-entropy.ts --keys 20000 --seconds 5
+//   npx tsx bench/anti-entropy.ts                 (about 5 minutes)
+//   npx tsx bench/anti-entropy.ts --keys 20000 --seconds 5 --rounds 1
 //
-// Nodes run from the sources (`node --import tsx bin/dev.js node start`), one process each,
-// sync=none (durability is beside the point here and fsyncs would dominate the load phase).
+// The three foreground measurements of step 2 run --rounds times (default 3), each round
+// with another 100k keys for n3 to catch up; the medians and each round are reported.
+//
+// Nodes run from the built program (`bin/run.js node start`; `npm run build` first), one
+// process each, sync=none (durability is beside the point here and fsyncs would dominate
+// the load phase). `--program /tmp/before/bin/run.js` runs another build's nodes.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {cpus, loadavg, tmpdir} from 'node:os'
@@ -40,12 +44,16 @@ const option = (name: string, fallback: number): number => {
 }
 const keyCount = option('keys', 100_000)
 const loadSeconds = option('seconds', 10)
+/** Rounds of the three foreground measurements; their medians are reported, since one
+ * 10 s p99 on a shared 2-core machine varies by a third from run to run. */
+const roundCount = option('rounds', 3)
 const writeConcurrency = 64
 const loadConcurrency = 16
 const partitions = 64
 // Below Linux's ephemeral range (32768..), where outgoing connections could take our ports.
 const basePort = 20_000 + Math.floor(Math.random() * 1000) * 10
 const root = fileURLToPath(new URL('..', import.meta.url))
+const program = args.includes('--program') ? args[args.indexOf('--program') + 1]! : join(root, 'bin/run.js')
 const names = ['n1', 'n2', 'n3']
 const addresses = names.map((_, i) => `127.0.0.1:${basePort + i}`)
 const children = new Map<string, ChildProcess>()
@@ -78,7 +86,7 @@ async function writeConfigs(): Promise<void> {
 
 async function startNode(name: string): Promise<void> {
   const i = names.indexOf(name)
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin/dev.js'), 'node', 'start', '--config', join(dir, name, 'node.json')], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = spawn(process.execPath, [program, 'node', 'start', '--config', join(dir, name, 'node.json')], {stdio: ['ignore', 'ignore', 'inherit']})
   children.set(name, child)
   child.once('exit', (code, signal) => {
     if (children.get(name) === child) log(`node ${name} exited (${signal ?? code})`)
@@ -164,6 +172,12 @@ async function timeToConverge(timeoutS: number): Promise<number> {
   }
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 function p99(latencies: number[]): number {
   const sorted = Float64Array.from(latencies).sort()
   return sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))] ?? Number.NaN
@@ -213,39 +227,57 @@ async function main(): Promise<void> {
     const convergeS = await timeToConverge(600)
     log(`converged in ${convergeS.toFixed(1)} s`)
 
-    log(`foreground load, anti-entropy idle (${loadSeconds} s)...`)
-    const idle = await foregroundLoad(client, 'a')
-    log(`  p50 ${idle.p50Ms.toFixed(2)} ms, p99 ${idle.p99Ms.toFixed(2)} ms, ${idle.opsPerSecond.toFixed(0)} ops/s`)
+    type Load = Awaited<ReturnType<typeof foregroundLoad>>
+    const rounds: Array<{idle: Load; idleAfterRestart: Load; antiEntropyRunning: Load; partitionsDifferingAfter: number; convergedAfterSeconds: number}> = []
+    const show = (load: Load): string => `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms, ${load.opsPerSecond.toFixed(0)} ops/s`
+    for (let round = 1; round <= roundCount; round++) {
+      log(`round ${round}/${roundCount}: foreground load, anti-entropy idle (${loadSeconds} s)...`)
+      const idle = await foregroundLoad(client, 'a')
+      log(`  ${show(idle)}`)
 
-    await stopNode('n3')
-    await startNode('n3')
-    await sleep(1_500) // as before the load below
-    log(`foreground load right after n3 restarted with nothing to catch up (${loadSeconds} s)...`)
-    const idleAfterRestart = await foregroundLoad(client, 'a')
-    log(`  p50 ${idleAfterRestart.p50Ms.toFixed(2)} ms, p99 ${idleAfterRestart.p99Ms.toFixed(2)} ms, ${idleAfterRestart.opsPerSecond.toFixed(0)} ops/s`)
+      await stopNode('n3')
+      await startNode('n3')
+      await sleep(1_500) // as before the load below
+      log(`foreground load right after n3 restarted with nothing to catch up (${loadSeconds} s)...`)
+      const idleAfterRestart = await foregroundLoad(client, 'a')
+      log(`  ${show(idleAfterRestart)}`)
 
-    await stopNode('n3')
-    log(`writing ${keyCount} more keys while n3 is cut off again...`)
-    startedMs = performance.now()
-    await writeKeys(client, 'b', 100)
-    log(`  ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
-    await startNode('n3')
-    await sleep(1_500) // let the peers hear from n3 again, so that n3's return is not what is measured
-    log(`foreground load while anti-entropy repairs n3 (${loadSeconds} s)...`)
-    const [busy, unequalBefore] = [await foregroundLoad(client, 'a'), await unequalPartitions()]
-    log(`  p50 ${busy.p50Ms.toFixed(2)} ms, p99 ${busy.p99Ms.toFixed(2)} ms, ${busy.opsPerSecond.toFixed(0)} ops/s; ${unequalBefore} partitions still differed after the load`)
-    const rest = await timeToConverge(600)
-    log(`  converged ${rest.toFixed(1)} s after the load ended`)
+      await stopNode('n3')
+      log(`writing ${keyCount} more keys while n3 is cut off again...`)
+      startedMs = performance.now()
+      await writeKeys(client, `b${round}`, 100)
+      log(`  ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
+      await startNode('n3')
+      await sleep(1_500) // let the peers hear from n3 again, so that n3's return is not what is measured
+      log(`foreground load while anti-entropy repairs n3 (${loadSeconds} s)...`)
+      const [busy, unequalAfter] = [await foregroundLoad(client, 'a'), await unequalPartitions()]
+      log(`  ${show(busy)}; ${unequalAfter} partitions still differed after the load`)
+      const rest = await timeToConverge(600)
+      log(`  converged ${rest.toFixed(1)} s after the load ended`)
+      rounds.push({idle, idleAfterRestart, antiEntropyRunning: busy, partitionsDifferingAfter: unequalAfter, convergedAfterSeconds: Number(rest.toFixed(1))})
+    }
+    const medianLoad = (pick: (round: (typeof rounds)[number]) => Load): Load => ({
+      p50Ms: median(rounds.map((round) => pick(round).p50Ms)),
+      p99Ms: median(rounds.map((round) => pick(round).p99Ms)),
+      opsPerSecond: median(rounds.map((round) => pick(round).opsPerSecond)),
+      errors: rounds.reduce((sum, round) => sum + pick(round).errors, 0),
+    })
+    const idle = medianLoad((round) => round.idle)
+    const idleAfterRestart = medianLoad((round) => round.idleAfterRestart)
+    const busy = medianLoad((round) => round.antiEntropyRunning)
     const result = {
       machine: {cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadAverage: {start: Number(loadAtStart.toFixed(1)), end: Number(loadavg()[0]!.toFixed(1))}},
       keys: keyCount,
       convergeSeconds: Number(convergeS.toFixed(1)),
+      // Medians over the rounds, each field on its own.
       idle,
       idleAfterRestart,
       antiEntropyRunning: busy,
       p99Ratio: Number((busy.p99Ms / idle.p99Ms).toFixed(2)),
       p99RatioSameRestart: Number((busy.p99Ms / idleAfterRestart.p99Ms).toFixed(2)),
+      rounds,
     }
+    log(`medians of ${roundCount} rounds: idle ${show(idle)}; after a restart ${show(idleAfterRestart)}; repairing ${show(busy)}; p99 ratio ${result.p99Ratio} (${result.p99RatioSameRestart} against the restart)`)
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
   } finally {
     await client.close()
