@@ -226,16 +226,7 @@ export interface TreeLeavesRequest {
 }
 
 /** Concatenated hashes of the requested level (merkleHashBytes each). */
-export type TreeHashesResponse =
-  | {
-      readonly ok: true
-      readonly hashes: Uint8Array
-      /** Set by tree.branches when the answering node's clients are slower than it lets its
-       * own background work make them (anti-entropy.ts foregroundSlow): an exchange that
-       * found differences should not repair with it now. */
-      readonly busy?: boolean
-    }
-  | Failure
+export type TreeHashesResponse = {readonly ok: true; readonly hashes: Uint8Array} | Failure
 
 export interface TreeKeysRequest {
   readonly partition: number

@@ -334,7 +334,6 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_hints_delivered_total', help: 'Hints delivered to and acknowledged by their recipients.', value: hints.delivered, counter: true},
       {name: 'dyn_anti_entropy_exchanges_total', help: 'Anti-entropy exchanges finished: one partition compared with one peer.', value: antiEntropy.stats.exchanges, counter: true},
       {name: 'dyn_anti_entropy_keys_repaired_total', help: 'Keys anti-entropy synced (fetched, merged or pushed).', value: antiEntropy.stats.keysRepaired, counter: true},
-      {name: 'dyn_anti_entropy_peer_busy_total', help: 'Anti-entropy exchanges that found differences but repaired nothing because the peer said its clients were slow.', value: antiEntropy.stats.peerBusy, counter: true},
       {name: 'dyn_anti_entropy_failures_total', help: 'Anti-entropy exchanges that failed (a peer timed out or refused).', value: antiEntropy.stats.failures, counter: true},
       {name: 'dyn_anti_entropy_queued', help: 'Exchanges waiting in the priority queue (a returned peer, a finished handoff).', value: antiEntropy.queued},
       {name: 'dyn_handoffs_active', help: 'Partitions this node is handing off to their new owners.', value: handoffs.length},

@@ -41,12 +41,9 @@
 // (refilled at the current key rate) holds a quarter of an exchange's budget, repairs at
 // most what the bucket holds, and does not start while the node's recent foreground p99
 // is above latencyBackoffRatio × its idle baseline (see
-// anti-entropy-latency.ts). The peer's clients are protected the same way: its
-// tree.branches answer says `busy` while its own foreground is that slow, and an exchange
-// that finds differences then repairs nothing and is tried again later; a window in which
-// a node served another's repair (tree.leaves, tree.keys, replica.putMany) does not count
-// as quiet for its baseline. The peer does not refuse the requests themselves, because
-// tree.* also serve `dyn merkle diff`, which must answer under load.
+// anti-entropy-latency.ts). The peer's side is bounded by the same caps of the N - 1 nodes
+// that may pick it; it does not refuse exchanges itself, because tree.* also serve
+// `dyn merkle diff`, which must answer under load.
 //
 // Tombstones are not reaped here: that needs every member to agree, not two replicas
 // (reaper.ts, docs/anti-entropy.md).
@@ -166,11 +163,8 @@ export interface ExchangeResult {
   readonly keysDiffering: number
   /** Keys synced: fetched, merged and/or pushed. */
   readonly keysRepaired: number
-  /** False when the budget cut the exchange short, or the peer was busy: more may differ. */
+  /** False when the budget cut the exchange short: more may differ. */
   readonly complete: boolean
-  /** The trees differ but the peer's clients were slow (its tree.branches said busy):
-   * nothing was listed or repaired. */
-  readonly peerBusy?: boolean
 }
 
 export interface AntiEntropyStats {
@@ -181,9 +175,6 @@ export interface AntiEntropyStats {
   keysRepaired: number
   /** Ticks on which an exchange was due but the foreground latency held it back. */
   pausedTicks: number
-  /** Exchanges that found differences with a peer whose own clients were slow (its
-   * tree.branches said busy) and so repaired nothing, to try again later. */
-  peerBusy: number
   lastExchange: ExchangeResult | undefined
   lastError: string | undefined
 }
@@ -219,7 +210,7 @@ interface Pause {
 
 export class AntiEntropy {
   readonly settings: AntiEntropySettings
-  readonly stats: AntiEntropyStats = {exchanges: 0, prioritizedExchanges: 0, failures: 0, keysRepaired: 0, pausedTicks: 0, peerBusy: 0, lastExchange: undefined, lastError: undefined}
+  readonly stats: AntiEntropyStats = {exchanges: 0, prioritizedExchanges: 0, failures: 0, keysRepaired: 0, pausedTicks: 0, lastExchange: undefined, lastError: undefined}
   private running = false
   /** The pause before the next exchange; undefined before the first tick. */
   private pause: Pause | undefined = undefined
@@ -279,8 +270,7 @@ export class AntiEntropy {
 
   readonly handlers = {
     'tree.branches': async (request: TreeBranchesRequest): Promise<TreeHashesResponse> => {
-      const hashes = this.options.objects.tree(this.checkPartition('tree.branches', request.partition)).branches()
-      return this.foregroundSlow() ? {ok: true, hashes, busy: true} : {ok: true, hashes}
+      return {ok: true, hashes: this.options.objects.tree(this.checkPartition('tree.branches', request.partition)).branches()}
     },
     'tree.leaves': async (request: TreeLeavesRequest): Promise<TreeHashesResponse> => {
       const tree = this.options.objects.tree(this.checkPartition('tree.leaves', request.partition))
@@ -365,9 +355,6 @@ export class AntiEntropy {
     const branches = diffBranches(tree, remoteBranches.hashes)
     const base = {partition, peer, branchesDiffering: branches.length}
     if (branches.length === 0) return {...base, requests: counter.requests, segmentsDiffering: 0, keysDiffering: 0, keysRepaired: 0, complete: true}
-    // The repair would land on the peer's clients too: like this node's own back-off
-    // (foregroundSlow), it waits for them.
-    if (remoteBranches.busy === true) return {...base, requests: counter.requests, segmentsDiffering: 0, keysDiffering: 0, keysRepaired: 0, complete: false, peerBusy: true}
     const remoteLeaves = await this.ask(peer, 'tree.leaves', {partition, branches}, counter)
     const segments = diffLeaves(tree, branches, remoteLeaves.hashes)
     const {differences, listedAll} = await this.listDifferences({partition, peer, segments, budget, counter})
@@ -387,18 +374,13 @@ export class AntiEntropy {
     try {
       const result = await this.exchange(choice.partition, choice.peer, Math.max(1, Math.floor(this.tokens)))
       this.stats.exchanges++
-      if (result.peerBusy === true) this.stats.peerBusy++
       if (choice.prioritized) this.stats.prioritizedExchanges++
       this.stats.keysRepaired += result.keysRepaired
       this.stats.lastExchange = result
       this.tokens = Math.max(0, this.tokens - result.keysRepaired)
-      // A busy peer's exchange is not continued first thing: other peers are not held up
-      // behind it. A queued one goes to the back of the queue; the round robin comes back.
-      this.unfinished = result.complete || result.peerBusy === true ? undefined : choice
-      if (result.peerBusy === true && choice.prioritized) this.enqueue({partition: choice.partition, peer: choice.peer})
-      if (result.keysDiffering > 0 || result.peerBusy === true) this.lastDifferentPeer = choice.peer
+      this.unfinished = result.complete ? undefined : choice
+      if (result.keysDiffering > 0) this.lastDifferentPeer = choice.peer
       else if (this.lastDifferentPeer === choice.peer) this.lastDifferentPeer = undefined
-      // After a busy peer, a rest rather than a follow-up: it is asked again an interval later.
       this.pause = this.rest(this.options.ports.clock.nowMs(), result.keysDiffering > 0)
     } catch (error) {
       // Expected failures (the peer is down, failing, or has a tree of another shape) end this

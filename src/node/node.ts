@@ -65,12 +65,6 @@ type Handler = (request: never) => Promise<unknown>
 /** Client requests: their latency is what background work must not degrade. */
 const foregroundTypes: ReadonlySet<MessageType> = new Set(['kv.get', 'kv.put', 'kv.delete'])
 
-/** Requests of another node's anti-entropy repair: a window in which this node served one
- * is not quiet, so its latency baseline is its clients' latency without repairs, whichever
- * side of the exchange it is on. (tree.branches is not one: every exchange asks it, equal
- * trees or not, and it costs a copy of 512 bytes.) */
-const repairTypes: ReadonlySet<MessageType> = new Set(['tree.leaves', 'tree.keys', 'replica.putMany'])
-
 export class Node {
   readonly config: NodeConfig
   readonly view: ClusterView
@@ -229,7 +223,6 @@ export class Node {
   async handle<T extends MessageType>(type: T, request: RequestOf<T>): Promise<ResponseOf<T>> {
     const handler = this.handlers[type]
     const startedMs = this.ports.clock.nowMs()
-    if (repairTypes.has(type)) this.latency.markBackground()
     try {
       if (handler === undefined) throw new DynError(`node ${this.name} does not handle ${type}`, {code: 'UNSUPPORTED'})
       return (await handler(request as never)) as ResponseOf<T>

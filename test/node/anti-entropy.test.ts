@@ -183,57 +183,6 @@ describe('anti-entropy', () => {
     expect(cluster.sentBy('n1', 'tree.branches').length).toBeGreaterThan(0)
   })
 
-  it('repairs nothing with a peer whose own clients are slow, and repairs once they are fast again', async () => {
-    const cluster = new AeCluster()
-    const partition = 3
-    const [key] = keysOf(partition, 1)
-    await cluster.writeWithout('n3', 'n1', key!, 'v')
-    const n3 = cluster.node('n3')
-    // n3's baseline: a quiet window of 1 ms requests; then its clients see 40 ms.
-    for (let t = 10_000; t < 10_000 + latencyWindowMs; t += 50) {
-      cluster.nowMs = t
-      n3.latency.record(1)
-    }
-    cluster.nowMs = 10_000 + latencyWindowMs
-    for (let i = 0; i < 30; i++) n3.latency.record(40)
-    expect(n3.antiEntropy.foregroundSlow()).toBe(true)
-    cluster.sent.length = 0
-    const held = await cluster.node('n1').antiEntropy.exchange(partition, 'n3')
-    expect(held).toMatchObject({branchesDiffering: 1, keysRepaired: 0, complete: false, peerBusy: true})
-    expect(cluster.sentBy('n1').map((entry) => entry.type)).toEqual(['tree.branches'])
-    expect(cluster.treesEqual('n1', 'n3', partition)).toBe(false)
-    // An equal partition is still found equal: busy only holds back repairs.
-    expect(await cluster.node('n1').antiEntropy.exchange(partition + 1, 'n3')).toMatchObject({branchesDiffering: 0, complete: true})
-    // n3's clients fast again (the slow samples age out of the recent window).
-    cluster.nowMs += 2 * latencyWindowMs
-    for (let i = 0; i < 30; i++) n3.latency.record(1)
-    expect(n3.antiEntropy.foregroundSlow()).toBe(false)
-    const repaired = await cluster.node('n1').antiEntropy.exchange(partition, 'n3')
-    expect(repaired).toMatchObject({keysRepaired: 1, complete: true})
-    expect(repaired.peerBusy).toBeUndefined()
-    expect(cluster.treesEqual('n1', 'n3', partition)).toBe(true)
-  })
-
-  it('does not count a window in which the node served another node\'s repair as quiet', async () => {
-    const cluster = new AeCluster()
-    const n3 = cluster.node('n3')
-    for (let t = 0; t < latencyWindowMs; t += 50) {
-      cluster.nowMs = t
-      n3.latency.record(5)
-    }
-    // A repair batch from n1 lands in this window.
-    await n3.handle('replica.putMany', {partition: 0, keys: [], objects: []})
-    cluster.nowMs = latencyWindowMs
-    expect(n3.latency.baselineP99Ms()).toBeUndefined()
-    for (let t = latencyWindowMs; t < 2 * latencyWindowMs; t += 50) {
-      cluster.nowMs = t
-      n3.latency.record(1)
-    }
-    cluster.nowMs = 2 * latencyWindowMs
-    n3.latency.record(1)
-    expect(n3.latency.baselineP99Ms()).toBe(1)
-  })
-
   it('times client requests through Node.handle, and pauses for a window to learn their baseline', async () => {
     const cluster = new AeCluster()
     const n1 = cluster.node('n1')
