@@ -9,18 +9,20 @@
 //   2. foreground p99 with anti-entropy running versus idle: closed-loop clients (50% get,
 //      50% put of 1 KiB values on the keys of step 1) for a few seconds on the converged
 //      cluster (anti-entropy idle: its exchanges find equal trees), then again right after
-//      n3 returned from a second cut-off with another 100k keys to catch up (anti-entropy
-//      repairing at its loaded pace, backing off when the p99 rises). A node that just
-//      started is slower for a while (a cold process, its trees being read back), whatever
-//      anti-entropy does, so the load also runs once right after n3 was stopped and started
-//      again with nothing missed: `idleAfterRestart`, and `p99RatioSameRestart` compares
-//      like with like.
+//      a network cut between n3 and its peers healed, n3 having missed another 100k keys
+//      meanwhile (anti-entropy repairing at its loaded pace, backing off when the p99
+//      rises). n3 keeps running through the cut, so it is as warm as in the idle
+//      measurement and anti-entropy is the only difference. A node that was restarted is
+//      slower for a while whatever anti-entropy does (a cold process): the load also runs
+//      right after n3 was stopped and started again with nothing missed,
+//      `idleAfterRestart`, to show that cost apart.
 //
 // The machine line and the JSON carry the 1-minute load average at the start and the end:
 // on a shared machine it says how much of the CPUs the run had.
 //
 //   npx tsx bench/anti-entropy.ts                 (about 5 minutes)
 //   npx tsx bench/anti-entropy.ts --keys 20000 --seconds 5 --rounds 1
+//   npx tsx bench/anti-entropy.ts --catch-up-keys 1000     (little to repair in step 2)
 //
 // The three foreground measurements of step 2 run --rounds times (default 3), each round
 // with another 100k keys for n3 to catch up; the medians and each round are reported.
@@ -36,6 +38,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 import {DynClient} from '../src/client/index.js'
 import {differingPartitions} from '../src/client/merkle.js'
+import {adminRequest} from '../src/cluster/admin-request.js'
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number): number => {
@@ -43,6 +46,9 @@ const option = (name: string, fallback: number): number => {
   return index >= 0 ? Number(args[index + 1]) : fallback
 }
 const keyCount = option('keys', 100_000)
+/** Keys n3 misses before each round's repairing measurement: fewer separates what repair
+ * costs the clients from what the write burst and n3's restart cost them. */
+const catchUpKeys = option('catch-up-keys', keyCount)
 const loadSeconds = option('seconds', 10)
 /** Rounds of the three foreground measurements; their medians are reported, since one
  * 10 s p99 on a shared 2-core machine varies by a third from run to run. */
@@ -116,12 +122,12 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   throw new Error(`timed out waiting for ${what}`)
 }
 
-async function writeKeys(client: DynClient, prefix: string, valueBytes: number): Promise<void> {
+async function writeKeys(client: DynClient, prefix: string, valueBytes: number, count = keyCount): Promise<void> {
   const value = new Uint8Array(valueBytes).fill(97)
   let next = 0
   await Promise.all(
     Array.from({length: writeConcurrency}, async () => {
-      for (let i = next++; i < keyCount; i = next++) await putWithRetries(client, `${prefix}-${i}`, value)
+      for (let i = next++; i < count; i = next++) await putWithRetries(client, `${prefix}-${i}`, value)
     }),
   )
 }
@@ -153,6 +159,17 @@ async function unequalPartitions(): Promise<number> {
     for (const p of await differingPartitions({cluster: 'bench', ...pair, partitions: all})) differing.add(p)
   }
   return differing.size
+}
+
+/** Cuts `node` off from the other two nodes (admin.faults on all three, as `dyn cluster
+ * partition` does), or heals every cut when `node` is undefined. */
+async function cutOff(node: string | undefined): Promise<void> {
+  await Promise.all(
+    names.map((name, i) => {
+      const cut = node === undefined ? [] : name === node ? names.filter((other) => other !== node) : [node]
+      return adminRequest({address: addresses[i]!, cluster: 'bench', type: 'admin.faults', payload: {cut}})
+    }),
+  )
 }
 
 /** Seconds from now until every tree is equal. */
@@ -212,6 +229,8 @@ async function main(): Promise<void> {
   dir = await mkdtemp(join(tmpdir(), 'dyn-bench-ae-'))
   await writeConfigs()
   const client = new DynClient({seeds: addresses, cluster: 'bench', routing: 'partition-aware'})
+  // Writes while n3 is cut off: to n1 and n2 only, which coordinate them without n3.
+  const peersOnly = new DynClient({seeds: addresses.slice(0, 2), cluster: 'bench', routing: 'direct'})
   try {
     // The machine may be shared: the load average says how much of it the run had.
     const loadAtStart = loadavg()[0]!
@@ -231,29 +250,34 @@ async function main(): Promise<void> {
     const rounds: Array<{idle: Load; idleAfterRestart: Load; antiEntropyRunning: Load; partitionsDifferingAfter: number; convergedAfterSeconds: number}> = []
     const show = (load: Load): string => `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms, ${load.opsPerSecond.toFixed(0)} ops/s`
     for (let round = 1; round <= roundCount; round++) {
-      log(`round ${round}/${roundCount}: foreground load, anti-entropy idle (${loadSeconds} s)...`)
-      const idle = await foregroundLoad(client, 'a')
-      log(`  ${show(idle)}`)
-
+      // Restart first, then the repair, and idle last, on the same data as the repair: the
+      // store grows by the catch-up keys every round, and a larger store is a little slower.
       await stopNode('n3')
       await startNode('n3')
       await sleep(1_500) // as before the load below
-      log(`foreground load right after n3 restarted with nothing to catch up (${loadSeconds} s)...`)
+      log(`round ${round}/${roundCount}: foreground load right after n3 restarted with nothing to catch up (${loadSeconds} s)...`)
       const idleAfterRestart = await foregroundLoad(client, 'a')
       log(`  ${show(idleAfterRestart)}`)
 
-      await stopNode('n3')
-      log(`writing ${keyCount} more keys while n3 is cut off again...`)
+      // n3 keeps running (warm, as in the idle measurement) but is cut off from its peers,
+      // while the keys go to n1 and n2; healing the cut leaves anti-entropy as the only
+      // difference from the idle measurement.
+      await cutOff('n3')
+      log(`writing ${catchUpKeys} more keys while n3 is cut off from its peers (still running)...`)
       startedMs = performance.now()
-      await writeKeys(client, `b${round}`, 100)
+      await writeKeys(peersOnly, `b${round}`, 100, catchUpKeys)
       log(`  ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
-      await startNode('n3')
+      await cutOff(undefined)
       await sleep(1_500) // let the peers hear from n3 again, so that n3's return is not what is measured
       log(`foreground load while anti-entropy repairs n3 (${loadSeconds} s)...`)
       const [busy, unequalAfter] = [await foregroundLoad(client, 'a'), await unequalPartitions()]
       log(`  ${show(busy)}; ${unequalAfter} partitions still differed after the load`)
       const rest = await timeToConverge(600)
       log(`  converged ${rest.toFixed(1)} s after the load ended`)
+
+      log(`foreground load, anti-entropy idle (${loadSeconds} s)...`)
+      const idle = await foregroundLoad(client, 'a')
+      log(`  ${show(idle)}`)
       rounds.push({idle, idleAfterRestart, antiEntropyRunning: busy, partitionsDifferingAfter: unequalAfter, convergedAfterSeconds: Number(rest.toFixed(1))})
     }
     const medianLoad = (pick: (round: (typeof rounds)[number]) => Load): Load => ({
@@ -268,19 +292,21 @@ async function main(): Promise<void> {
     const result = {
       machine: {cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadAverage: {start: Number(loadAtStart.toFixed(1)), end: Number(loadavg()[0]!.toFixed(1))}},
       keys: keyCount,
+      catchUpKeys,
       convergeSeconds: Number(convergeS.toFixed(1)),
       // Medians over the rounds, each field on its own.
       idle,
       idleAfterRestart,
       antiEntropyRunning: busy,
       p99Ratio: Number((busy.p99Ms / idle.p99Ms).toFixed(2)),
-      p99RatioSameRestart: Number((busy.p99Ms / idleAfterRestart.p99Ms).toFixed(2)),
+      p99RatioRestartAlone: Number((idleAfterRestart.p99Ms / idle.p99Ms).toFixed(2)),
       rounds,
     }
-    log(`medians of ${roundCount} rounds: idle ${show(idle)}; after a restart ${show(idleAfterRestart)}; repairing ${show(busy)}; p99 ratio ${result.p99Ratio} (${result.p99RatioSameRestart} against the restart)`)
+    log(`medians of ${roundCount} rounds: idle ${show(idle)}; after a restart ${show(idleAfterRestart)}; repairing ${show(busy)}; p99 ratio ${result.p99Ratio}; a restart alone ${(idleAfterRestart.p99Ms / idle.p99Ms).toFixed(2)}`)
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
   } finally {
     await client.close()
+    await peersOnly.close()
     for (const name of [...children.keys()]) await stopNode(name)
     await rm(dir, {recursive: true, force: true})
   }
