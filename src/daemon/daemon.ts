@@ -19,7 +19,7 @@ import {statfsSync} from 'node:fs'
 import {DynError, unreachable} from '../core/errors.js'
 import {failure, messageTypes, parseRequest, type MessageType} from '../core/protocol.js'
 import {SeededRandom} from '../core/random.js'
-import {NetServer, writerTotals, type Connection, type LogEntry} from '../net/index.js'
+import {connectionsMax, NetServer, writerTotals, type Connection, type LogEntry} from '../net/index.js'
 import {Node} from '../node/node.js'
 import type {Clock} from '../node/ports.js'
 import {formatSyncMode, type StoreEvent} from '../store/index.js'
@@ -303,6 +303,7 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_up', help: '1 while the node serves, 0 while it is stopping.', value: this.state === 'serving' ? 1 : 0},
       {name: 'dyn_uptime_seconds', help: 'Seconds since the node started.', value: (performance.now() - this.startedMs) / 1000},
       {name: 'dyn_connections_open', help: 'Wire connections accepted and not yet closed (clients and peers).', value: this.wire.connections.size},
+      {name: 'dyn_connections_turned_away_total', help: `Wire connections refused with TOO_MANY_CONNECTIONS because ${connectionsMax} were open.`, value: this.wire.turnedAway, counter: true},
       {name: 'dyn_peer_connections_open', help: 'Connections this node opened to its peers.', value: this.transport.openConnections},
       {name: 'dyn_store_partitions_open', help: 'Partitions of the store open on this node.', value: totals.partitionsOpen},
       {name: 'dyn_store_keys', help: 'Keys with a stored object, summed over open partitions.', value: totals.keys},

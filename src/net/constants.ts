@@ -30,6 +30,15 @@ export const closeTimeoutMs = 5_000
  * InFlightLimitError at once, and a peer that sends more is a protocol error. */
 export const inFlightRequestsMax = 1_024
 
+/** Most connections one node keeps open at once, clients and peers together, those still
+ * in their hello included. A node needs one per peer and one per client connection pool;
+ * 4,096 leaves room for thousands of client processes, while a flood of connections (or a
+ * client leaking them) cannot take every file descriptor and leave the store unable to
+ * open a segment. Beyond it a new connection is told TOO_MANY_CONNECTIONS and closed; the
+ * open ones are served as before. Keep the process's descriptor limit (`ulimit -n`) above
+ * this plus the store's files. */
+export const connectionsMax = 4_096
+
 /** Bytes of the random nonce in each hello: 256 bits, the HMAC-SHA256 block of security. */
 export const nonceBytes = 32
 

@@ -4,13 +4,21 @@
 import {createServer, type Server, type Socket} from 'node:net'
 import {assert} from '../core/errors.js'
 import {Connection, reservedTypes, type ConnectionSettings, type Handler, type Identity, type Logger} from './connection.js'
+import {encodeFrame} from './codec.js'
+import {closeTimeoutMs, connectionsMax} from './constants.js'
 import {ListenError, PortInUseError} from './errors.js'
 
 export interface ServerOptions extends Omit<ConnectionSettings, 'handlers'> {
   identity: Identity
   /** Called with each connection whose hello succeeded. */
   onConnection?: (connection: Connection) => void
+  /** Connections kept open at once; default connectionsMax. */
+  connectionsMax?: number
 }
+
+/** At most one warning per this many ms about connections turned away: a flood of them
+ * must not also flood the log. */
+const turnedAwayLogIntervalMs = 10_000
 
 export interface ListenAddress {
   host: string
@@ -24,10 +32,20 @@ export class NetServer {
   private readonly open = new Set<Connection>()
   private readonly logger: Logger
   private server: Server | undefined = undefined
+  private readonly connectionsMax: number
+  /** Connections refused for the limit, and when that was last logged. */
+  private turnedAwayCount = 0
+  private turnedAwayLoggedMs = -Infinity
 
   constructor(options: ServerOptions) {
     this.options = options
     this.logger = options.logger ?? (() => {})
+    this.connectionsMax = options.connectionsMax ?? connectionsMax
+  }
+
+  /** Connections turned away because connectionsMax were open. */
+  get turnedAway(): number {
+    return this.turnedAwayCount
   }
 
   /** Registers the handler of one message type; its return value is the reply. */
@@ -79,6 +97,7 @@ export class NetServer {
   }
 
   private accept(socket: Socket): void {
+    if (this.open.size >= this.connectionsMax) return this.turnAway(socket)
     const connection = new Connection(socket, {...this.options, side: 'acceptor', handlers: this.handlers})
     this.open.add(connection)
     void connection.closed.then(() => this.open.delete(connection))
@@ -86,5 +105,25 @@ export class NetServer {
       () => this.options.onConnection?.(connection),
       () => {}, // the connection has logged why its hello failed
     )
+  }
+
+  /** Tells a connection over the limit why, in place of a hello (the other side's hello
+   * fails with this error, as for any refusal), and closes it. */
+  private turnAway(socket: Socket): void {
+    this.turnedAwayCount++
+    const fields = {
+      code: 'TOO_MANY_CONNECTIONS',
+      message: `the node has ${this.open.size} connections open, its limit`,
+      suggestion: 'retry later; a client should reuse its connections (DynClient keeps one per node) and close the ones it no longer needs',
+    }
+    socket.on('error', () => {}) // the peer may be gone already; nothing is owed to it
+    socket.resume() // discard what it sends (its hello), so its close is seen and the socket freed
+    socket.end(encodeFrame({type: 'error', id: 0, payload: fields}))
+    setTimeout(() => socket.destroy(), closeTimeoutMs).unref()
+    const nowMs = performance.now()
+    if (nowMs - this.turnedAwayLoggedMs < turnedAwayLogIntervalMs) return
+    this.turnedAwayLoggedMs = nowMs
+    const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    this.logger({level: 'warn', message: `turned away a connection: ${this.open.size} open, the limit (${this.turnedAwayCount} turned away so far)`, code: fields.code, address})
   }
 }

@@ -96,6 +96,7 @@ describe('the HTTP admin port', () => {
     expect(samples.get('dyn_store_keys')).toBe(5)
     expect(samples.get('dyn_up')).toBe(1)
     expect(samples.get('dyn_connections_open')).toBeGreaterThanOrEqual(1)
+    expect(samples.get('dyn_connections_turned_away_total')).toBe(0)
     expect(samples.has('dyn_store_corrupt_records')).toBe(true)
     expect(samples.has('dyn_store_dead_bytes')).toBe(true)
     // sync none: nothing is synced per write, so the journal counters stay at zero.
