@@ -7,7 +7,7 @@ import type {Socket} from 'node:net'
 import {assert, type DynError, unreachable} from '../core/errors.js'
 import {frameBytesMax as frameBytesMaxDefault} from '../core/limits.js'
 import {decodeBody, encodeFrame, FrameDecoder, type Envelope} from './codec.js'
-import {closeTimeoutMs, helloTimeoutMs, inFlightRequestsMax, protocolVersion, requestIdMax, requestTimeoutMsDefault} from './constants.js'
+import {closeTimeoutMs, helloTimeoutMs, idleTimeoutMs, inFlightRequestsMax, protocolVersion, requestIdMax, requestTimeoutMsDefault} from './constants.js'
 import {
   AuthError,
   ConnectionClosedError,
@@ -77,6 +77,9 @@ export interface ConnectionSettings {
   logger?: Logger
   faults?: FaultFilter
   helloTimeoutMs?: number
+  /** Accepted connections only: closed after this long without traffic and with nothing in
+   * flight (default idleTimeoutMs; 0: never). */
+  idleTimeoutMs?: number
   closeTimeoutMs?: number
   inFlightRequestsMax?: number
   frameBytesMax?: number
@@ -171,6 +174,12 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (error) => this.finish(`socket error: ${error.message}`))
     socket.on('close', () => this.finish(this.state === 'closing' ? 'closed' : 'the peer closed the connection'))
+
+    const idleMs = options.idleTimeoutMs ?? idleTimeoutMs
+    if (this.side === 'acceptor' && idleMs > 0) {
+      socket.setTimeout(idleMs)
+      socket.on('timeout', () => this.onIdle(idleMs))
+    }
 
     const helloWaitMs = options.helloTimeoutMs ?? helloTimeoutMs
     this.helloTimer = setTimeout(() => this.refuse(new TimeoutError(`hello from ${this.address}`, helloWaitMs)), helloWaitMs)
@@ -397,6 +406,14 @@ export class Connection {
     if (this.state !== 'closing' || this.pending.size > 0 || this.incomingInFlight > 0) return
     // Ends after the batched writes of this tick (the last replies) have been flushed.
     this.writer.end()
+  }
+
+  /** No frame either way for idleMs: close gracefully unless a request is still waiting
+   * (a slow handler; the quiet span then counts again from the next frame, its reply). */
+  private onIdle(idleMs: number): void {
+    if (this.state !== 'open' || this.pending.size > 0 || this.incomingInFlight > 0) return
+    this.log({level: 'info', message: `closing a connection idle for ${idleMs} ms`, code: 'IDLE'})
+    void this.close()
   }
 
   /** The peer refused us during the hello: reject ready with the matching named error. */

@@ -39,6 +39,14 @@ export const inFlightRequestsMax = 1_024
  * this plus the store's files. */
 export const connectionsMax = 4_096
 
+/** A node closes a connection it accepted after this long without a frame either way and
+ * with nothing in flight: a client that went away without closing (a laptop asleep, a
+ * process frozen) stops holding a descriptor and its buffers for good. Peers talk every
+ * second (pings, gossip), so only forgotten connections reach it; ten minutes spares a
+ * `dyn shell` left open over a coffee most reconnects, and the client library reconnects
+ * on its next request anyway. */
+export const idleTimeoutMs = 10 * 60_000
+
 /** Bytes of the random nonce in each hello: 256 bits, the HMAC-SHA256 block of security. */
 export const nonceBytes = 32
 

@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {connect} from '../../src/net/client.js'
 import {RemoteError} from '../../src/net/errors.js'
-import {cluster, host, Tracker, within} from './harness.js'
+import {cluster, deferred, host, Tracker, within} from './harness.js'
 
 const tracker = new Tracker()
 afterEach(() => tracker.cleanup())
@@ -41,5 +41,38 @@ describe('connection limit', () => {
     await third.close()
     await second.close()
     await within(server.close(), 2_000, 'the server closing with no socket left behind')
+  })
+})
+
+describe('idle timeout', () => {
+  it('closes an accepted connection quiet for idleTimeoutMs, and keeps one with traffic or a request in flight', async () => {
+    const {server, port, logs} = await tracker.server({idleTimeoutMs: 500})
+    const release = deferred()
+    server.handle('echo', async (payload) => payload)
+    server.handle('slow', async () => {
+      await release.promise
+      return 'done'
+    })
+    const quiet = await tracker.client(port)
+    const busy = await tracker.client(port)
+    const waiting = await tracker.client(port)
+    const slow = waiting.request('slow', null, {timeoutMs: 10_000})
+    let quietClosed = false
+    void quiet.closed.then(() => (quietClosed = true))
+    // busy sends a request every 50 ms for 1.5 s, three idle spans: only a stall of the
+    // whole process for 500 ms would close it.
+    for (let i = 0; i < 30; i++) {
+      expect(await busy.request('echo', i)).toBe(i)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(quietClosed).toBe(true)
+    expect(busy.isOpen).toBe(true)
+    // A request in flight longer than the idle span keeps its connection.
+    expect(waiting.isOpen).toBe(true)
+    release.resolve()
+    expect(await slow).toBe('done')
+    expect(logs.some((entry) => entry.code === 'IDLE')).toBe(true)
+    // The quiet one is gone from the server's connections too.
+    expect(server.connections.size).toBe(2)
   })
 })
