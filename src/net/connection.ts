@@ -7,7 +7,7 @@ import type {Socket} from 'node:net'
 import {assert, type DynError, unreachable} from '../core/errors.js'
 import {frameBytesMax as frameBytesMaxDefault} from '../core/limits.js'
 import {decodeBody, encodeFrame, FrameDecoder, type Envelope} from './codec.js'
-import {closeTimeoutMs, helloTimeoutMs, idleTimeoutMs, inFlightRequestsMax, protocolVersion, requestIdMax, requestTimeoutMsDefault} from './constants.js'
+import {closeTimeoutMs, helloTimeoutMs, idleTimeoutMs, inFlightRequestsMax, protocolVersion, requestIdMax, requestTimeoutMsDefault, slowReaderBytesMax} from './constants.js'
 import {
   AuthError,
   ConnectionClosedError,
@@ -80,6 +80,9 @@ export interface ConnectionSettings {
   /** Accepted connections only: closed after this long without traffic and with nothing in
    * flight (default idleTimeoutMs; 0: never). */
   idleTimeoutMs?: number
+  /** Accepted connections only: reading stops while more written bytes than this wait
+   * unread (default slowReaderBytesMax). */
+  slowReaderBytesMax?: number
   closeTimeoutMs?: number
   inFlightRequestsMax?: number
   frameBytesMax?: number
@@ -161,7 +164,9 @@ export class Connection {
     this.inFlightMax = options.inFlightRequestsMax ?? inFlightRequestsMax
     this.closeTimeoutMs = options.closeTimeoutMs ?? closeTimeoutMs
     this.decoder = new FrameDecoder(this.frameBytesMax)
-    this.writer = new BatchedWriter(socket, {batch: options.batchWrites ?? true})
+    // Only an accepting node stops reading a slow reader (slowReaderBytesMax says why).
+    const backlogBytesMax = this.side === 'acceptor' ? (options.slowReaderBytesMax ?? slowReaderBytesMax) : undefined
+    this.writer = new BatchedWriter(socket, {batch: options.batchWrites ?? true, ...(backlogBytesMax === undefined ? {} : {backlogBytesMax})})
     this.address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve
@@ -199,6 +204,11 @@ export class Connection {
   /** Requests sent on this connection still waiting for a reply. */
   get inFlight(): number {
     return this.pending.size
+  }
+
+  /** Bytes written and not yet taken by the peer, and whether reading is paused for them. */
+  get backlog(): {bytes: number; readsPaused: boolean} {
+    return {bytes: this.writer.backlogBytes, readsPaused: this.writer.paused}
   }
 
   get stats(): ConnectionStats {

@@ -47,6 +47,15 @@ export const connectionsMax = 4_096
  * on its next request anyway. */
 export const idleTimeoutMs = 10 * 60_000
 
+/** Replies a node has written to a connection it accepted and the other side has not read
+ * yet, beyond which the node stops reading that connection's requests until the backlog
+ * drains. Without it a client that sends requests and never reads the answers makes the
+ * node buffer every answer, without end. One frame at the frame limit fits; the memory a
+ * slow reader pins is this plus the answers of the requests already read (at most
+ * inFlightRequestsMax). The connecting side never stops reading: a node connecting to a
+ * peer must keep reading the peer's answers, or two busy nodes could wait on each other. */
+export const slowReaderBytesMax = 16 * 1024 * 1024
+
 /** Bytes of the random nonce in each hello: 256 bits, the HMAC-SHA256 block of security. */
 export const nonceBytes = 32
 

@@ -40,9 +40,26 @@ export class BatchedWriter {
   private ending: (() => void) | undefined = undefined
   readonly stats: WriterStats = {framesWritten: 0, bytesWritten: 0, flushes: 0}
 
-  constructor(socket: Socket, options: {batch: boolean}) {
+  /** Stop reading the socket while more than this many written bytes wait unread (the
+   * peer is slow to read); undefined: never. */
+  private readonly backlogBytesMax: number | undefined
+  /** Whether reading is paused for the backlog, until the socket drains. */
+  private readsPaused = false
+
+  constructor(socket: Socket, options: {batch: boolean; backlogBytesMax?: number}) {
     this.socket = socket
     this.batch = options.batch
+    this.backlogBytesMax = options.backlogBytesMax
+  }
+
+  /** Bytes written to the socket and not yet taken by the peer. */
+  get backlogBytes(): number {
+    return this.socket.writableLength
+  }
+
+  /** Whether reading is paused because the peer reads too slowly. */
+  get paused(): boolean {
+    return this.readsPaused
   }
 
   write(frame: Uint8Array): void {
@@ -55,6 +72,7 @@ export class BatchedWriter {
       this.stats.flushes++
       writerTotals.flushes++
       this.socket.write(frame)
+      this.checkBacklog()
       return
     }
     this.frames.push(frame)
@@ -86,12 +104,25 @@ export class BatchedWriter {
         for (const frame of frames) this.socket.write(frame)
         this.socket.uncork()
       }
+      this.checkBacklog()
     }
     const ending = this.ending
     if (ending !== undefined) {
       this.ending = undefined
       this.socket.end(ending)
     }
+  }
+
+  /** Backpressure on a peer that does not read: its requests wait in the kernel (and then
+   * in its own send buffer) instead of their answers piling up here. */
+  private checkBacklog(): void {
+    if (this.backlogBytesMax === undefined || this.readsPaused || this.socket.writableLength <= this.backlogBytesMax) return
+    this.readsPaused = true
+    this.socket.pause()
+    this.socket.once('drain', () => {
+      this.readsPaused = false
+      if (!this.socket.destroyed) this.socket.resume()
+    })
   }
 
   private schedule(): void {

@@ -1,5 +1,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
+import {Buffer} from 'node:buffer'
 import {connect} from '../../src/net/client.js'
+import {encodeFrame} from '../../src/net/codec.js'
 import {RemoteError} from '../../src/net/errors.js'
 import {cluster, deferred, host, Tracker, within} from './harness.js'
 
@@ -74,5 +76,55 @@ describe('idle timeout', () => {
     expect(logs.some((entry) => entry.code === 'IDLE')).toBe(true)
     // The quiet one is gone from the server's connections too.
     expect(server.connections.size).toBe(2)
+  })
+})
+
+describe('slow reader', () => {
+  it('stops reading the requests of a client that does not read its answers, and serves it again once it reads', async () => {
+    const limit = 1024 * 1024
+    const {server, port} = await tracker.server({slowReaderBytesMax: limit})
+    const blob = new Uint8Array(64 * 1024)
+    let handled = 0
+    server.handle('blob', async () => {
+      handled++
+      return blob
+    })
+    const peer = await tracker.raw(port)
+    peer.hello()
+    peer.socket.pause() // reads nothing from now on
+    // 1,000 requests, within the 1,024 a client may have outstanding (answers it has not
+    // read count), in waves of 250 that the node answers at once: without the limit its
+    // 64 MB of answers would pile up in the node.
+    const requests = 1_000
+    const wave = 250
+    for (let start = 0; start < requests; start += wave) {
+      peer.write(Buffer.concat(Array.from({length: wave}, (_, i) => encodeFrame({type: 'blob', id: start + i + 1, payload: null}))))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const connection = () => [...server.connections][0]!
+    await within(
+      (async () => {
+        while (server.connections.size === 0 || !connection().backlog.readsPaused) await new Promise((resolve) => setTimeout(resolve, 10))
+      })(),
+      5_000,
+      'the server pausing its reads',
+    )
+    const handledWhenPaused = handled
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Nothing more was read, and what waits in the node is a fraction of the answers.
+    expect(handled).toBe(handledWhenPaused)
+    expect(handled).toBeLessThan(requests)
+    expect(connection().backlog.bytes).toBeLessThan(16 * limit)
+    // The client reads again: every request is answered.
+    peer.socket.resume()
+    await within(
+      (async () => {
+        while (peer.received.filter((envelope) => envelope.type === 'reply').length < requests) await new Promise((resolve) => setTimeout(resolve, 20))
+      })(),
+      20_000,
+      'every answer reaching the client',
+    )
+    expect(handled).toBe(requests)
+    expect(connection().backlog.readsPaused).toBe(false)
   })
 })
