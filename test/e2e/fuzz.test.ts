@@ -25,8 +25,9 @@ const secretText = 'a-cluster-secret-for-the-fuzz-test'
 const secret = new TextEncoder().encode(secretText)
 
 /** Connections opened and left without a hello: enough to show that the node holds them
- * without harm to its clients and closes them by the hello timeout, within the 1,024
- * descriptors many machines give a process by default (this test process holds them). */
+ * without harm to its clients and closes them by the hello timeout. The test process and
+ * the node each need a descriptor limit (`ulimit -n`) above this; the CI machines give
+ * 20,000. */
 const idleConnections = 1_500
 /** A generous ceiling on what the node's resident memory may grow by through all of it. */
 const rssGrowthMaxBytes = 256 * 1024 * 1024
