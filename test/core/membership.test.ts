@@ -125,7 +125,19 @@ describe('staged changes', () => {
     fc.assert(
       fc.property(fc.array(operationArbitrary, {maxLength: 25}), (operations) => {
         for (const view of simulate(operations)) {
-          const plan = planChanges(view)
+          let plan
+          try {
+            plan = planChanges(view)
+          } catch (error) {
+            // Leaves staged on different nodes and merged by gossip can take every node of
+            // the ring away with nothing joining: the plan is refused, by that name only.
+            expect(error).toBeInstanceOf(MembershipError)
+            expect((error as MembershipError).code).toBe('LAST_MEMBER_LEAVING')
+            const leaving = view.staged.filter((change) => change.action === 'leave').map((change) => change.name)
+            expect(view.ring.nodes.every((node) => leaving.includes(node.name))).toBe(true)
+            expect(view.staged.some((change) => change.action === 'join')).toBe(false)
+            continue
+          }
           const committed = commitPlan(view, plan)
           const valid = committed.members.filter((member) => member.status === 'valid')
           expect(committed.ring.nodes).toEqual(valid.map((member) => ({name: member.name, weight: member.weight})))
