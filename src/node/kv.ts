@@ -308,7 +308,12 @@ export class KvService {
     let replies: Promise<void>[] = []
     const send = (object: StoredObject): void => {
       const encoded = encodeObject(object)
-      replies = others.map((target) => this.askPut(target, partition, key, encoded, quorum))
+      const hinted = new Set<string>()
+      replies = others.map((target) =>
+        this.askPut(target, partition, key, encoded, quorum, (kind) => {
+          if (kind === 'timeout' && target.fallbackFor === undefined) this.hintTimedOutPrimary({primary: target.node, targets, hinted, partition, key, object: encoded})
+        }),
+      )
     }
     let applied: {put: PutResult; written: StoredObject}
     try {
@@ -437,7 +442,45 @@ export class KvService {
     return response.object
   }
 
-  private async askPut(target: ReplicaTarget, partition: number, key: Uint8Array, object: Uint8Array, quorum: PutQuorum): Promise<void> {
+  /**
+   * A primary that did not answer a write within the request timeout, though not suspected
+   * when the write began, may be down: the write also goes to the next healthy node past
+   * the N primaries that is not already a target, with a hint naming the primary (Dynamo
+   * §4.6), so that N copies exist while it is away and the fallback hands the write over
+   * when it is back. In the background: the quorum was counted on the replies alone. If
+   * the primary was only slow and has the write, the delivery changes nothing.
+   */
+  private hintTimedOutPrimary(options: {
+    primary: string
+    targets: readonly ReplicaTarget[]
+    /** Fallbacks this write already used, one per timed-out primary. */
+    hinted: Set<string>
+    partition: number
+    key: Uint8Array
+    object: Uint8Array
+  }): void {
+    const {primary, targets, hinted, partition, key, object} = options
+    const healthy = this.options.health.predicate()
+    const list = preferenceList(this.options.view.ring, {partition}, {n: this.config.n, healthy})
+    const taken = new Set(targets.map((target) => target.node))
+    const fallback = list.fallbacks.find((node) => !taken.has(node) && !hinted.has(node) && healthy(node))
+    if (fallback === undefined) return
+    hinted.add(fallback)
+    this.hintedTimeouts++
+    this.options.background.track(this.request(fallback, 'replica.put', {partition, key, object, hintFor: primary}).catch(() => undefined))
+  }
+
+  /** Writes also sent to a fallback with a hint after a primary timed out (hintTimedOutPrimary). */
+  hintedTimeouts = 0
+
+  private async askPut(
+    target: ReplicaTarget,
+    partition: number,
+    key: Uint8Array,
+    object: Uint8Array,
+    quorum: PutQuorum,
+    onReply: (kind: PutReply['kind']) => void = () => undefined,
+  ): Promise<void> {
     const startedMs = this.options.clock.nowMs()
     const base = {node: target.node, ...fallbackField(target)}
     let reply: PutReply
@@ -450,6 +493,7 @@ export class KvService {
       reply = failedReply(base, error, this.options.clock.nowMs() - startedMs)
     }
     quorum.addReply(reply)
+    onReply(reply.kind)
   }
 
   /** A request to a peer, feeding the failure detector with the outcome. */

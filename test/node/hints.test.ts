@@ -60,6 +60,36 @@ describe('sloppy quorum and hinted handoff', () => {
     expect(cluster.errors).toEqual([])
   })
 
+  it('also writes to a fallback with a hint when a primary not yet suspected times out', async () => {
+    const cluster = new TestCluster({names: ['n1', 'n2', 'n3', 'n4'], n: 3, w: 2})
+    await cluster.start()
+    const key = keyWithPrimary(cluster, 'n3')
+    const partition = partitionOfKey(key, cluster.ring.partitionCount)
+    const list = preferenceList(cluster.ring, {key}, {n: 3})
+    const coordinator = cluster.node(list.primaries[0]!)
+    const fallback = list.fallbacks[0]!
+    // n3 takes requests and never answers: each one times out.
+    cluster.slow.add('n3')
+    const put = await coordinator.handle('kv.put', {key, value: bytes('v1')})
+    if (!put.ok) throw new Error(put.error.message)
+    // W=2 was met by the two other primaries, and n3 was not suspected yet: it was asked.
+    expect(put.quorum.replies.find((reply) => reply.node === 'n3')?.status).toBe('timeout')
+    await cluster.idle()
+    expect(coordinator.kv.hintedTimeouts).toBe(1)
+    expect(await hintsOn(cluster, fallback)).toContainEqual({target: 'n3', partition, key})
+    expect(await cluster.stores.get(fallback)!.get(partition, key)).toBeDefined()
+    // n3 answers again: the fallback hands the write over.
+    cluster.slow.delete('n3')
+    for (let round = 0; round < 5 && (await hintsOn(cluster, fallback)).length > 0; round++) {
+      for (const node of cluster.nodes.values()) node.tick()
+      await cluster.idle()
+      await cluster.node(fallback).hints.deliverRound()
+    }
+    expect(await hintsOn(cluster, fallback)).toEqual([])
+    expect(await cluster.stores.get('n3')!.get(partition, key)).toBeDefined()
+    expect(cluster.errors).toEqual([])
+  })
+
   it('keeps hints across a restart: a new node object on the same store delivers them', async () => {
     const cluster = new TestCluster({names: ['n1', 'n2', 'n3', 'n4'], n: 3, w: 2})
     await cluster.start()
