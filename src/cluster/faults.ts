@@ -6,13 +6,15 @@
 // admin.faults, every node outside its own group; its daemon drops their traffic in both
 // directions. `heal` sends every running node an empty cut.
 //
-// A node that is not running is skipped: its peers drop its traffic anyway once it comes
-// back, but it starts with no cut of its own; run `partition` again after starting it.
+// A node keeps its cut across restarts (src/node/faults.ts). The cuts are also recorded in
+// cluster.json, and a node that is not running when they change is skipped and told its
+// recorded cut when `cluster start` or `cluster up` starts it again (restoreCut), so that
+// it neither stays cut off after a heal nor comes back whole during a partition.
 import {resolve} from 'node:path'
 import {DynError, exitCodes} from '../core/errors.js'
 import {adminRequest} from './admin-request.js'
 import {UnknownClusterNodeError} from './errors.js'
-import {addressOf, readClusterFile, type NodeEntry} from './layout.js'
+import {addressOf, readClusterFile, writeClusterFile, type ClusterFile, type NodeEntry} from './layout.js'
 import {isNodeProcess} from './processes.js'
 
 
@@ -96,6 +98,7 @@ export async function partition(options: {readonly dir: string; readonly groups:
     file.nodes.map((node) => node.name),
     options.groups,
   )
+  await recordCuts(dir, Object.fromEntries([...plan.cuts].filter(([, cut]) => cut.length > 0)))
   const nodes = await applyCuts({cluster: file.cluster, nodes: file.nodes, cutOf: (name) => plan.cuts.get(name) ?? []})
   return {dir, groups: plan.groups, nodes}
 }
@@ -104,8 +107,26 @@ export async function partition(options: {readonly dir: string; readonly groups:
 export async function heal(options: {readonly dir: string}): Promise<FaultsResult> {
   const dir = resolve(options.dir)
   const file = await readClusterFile(dir)
+  await recordCuts(dir, {})
   const nodes = await applyCuts({cluster: file.cluster, nodes: file.nodes, cutOf: () => []})
   return {dir, groups: [file.nodes.map((node) => node.name)], nodes}
+}
+
+/** Re-reads cluster.json right before writing it, to keep the window for a concurrent
+ * command's change small. */
+async function recordCuts(dir: string, cuts: Record<string, readonly string[]>): Promise<void> {
+  const {cuts: _old, ...file} = await readClusterFile(dir)
+  await writeClusterFile(dir, Object.keys(cuts).length === 0 ? file : {...file, cuts})
+}
+
+/** Tells a node just started the cut cluster.json records for it: none after a heal. */
+export async function restoreCut(options: {readonly file: ClusterFile; readonly node: NodeEntry}): Promise<void> {
+  const {file, node} = options
+  try {
+    await adminRequest({address: addressOf(node), cluster: file.cluster, type: 'admin.faults', payload: {cut: file.cuts?.[node.name] ?? []}})
+  } catch (error) {
+    throw new FaultsNotAppliedError([{name: node.name, message: error instanceof Error ? error.message : String(error)}])
+  }
 }
 
 async function applyCuts(options: {cluster: string; nodes: readonly NodeEntry[]; cutOf: (name: string) => readonly string[]}): Promise<FaultsNodeResult[]> {

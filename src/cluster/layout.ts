@@ -41,6 +41,11 @@ export interface ClusterFile {
   readonly partitions: number
   readonly sync: string
   readonly nodes: readonly NodeEntry[]
+  /** The cut each node was told by the last `dyn cluster partition` (absent or empty after
+   * `heal`): a node keeps its cut across restarts, and `cluster start` and `cluster up`
+   * tell a started node this one, so that a node stopped during a heal does not come back
+   * cut off, nor one stopped during a partition come back whole. */
+  readonly cuts?: Readonly<Record<string, readonly string[]>>
 }
 
 /** The node configuration of issue #4 (`dyn node start --config`). */
@@ -156,6 +161,12 @@ function parseClusterFile(path: string, text: string): ClusterFile {
   if (typeof record.cluster !== 'string' || typeof record.sync !== 'string') throw new ClusterFileError(path, 'cluster or sync is not a string')
   if (!Array.isArray(record.nodes) || record.nodes.length === 0) throw new ClusterFileError(path, 'nodes is not a non-empty list')
   for (const node of record.nodes as unknown[]) checkNodeEntry(path, node)
+  if (record.cuts !== undefined) {
+    const cuts = record.cuts
+    if (typeof cuts !== 'object' || cuts === null || Array.isArray(cuts) || !Object.values(cuts).every((cut) => Array.isArray(cut) && cut.every((name) => typeof name === 'string'))) {
+      throw new ClusterFileError(path, 'cuts is not a map from node names to lists of node names')
+    }
+  }
   return value as ClusterFile
 }
 

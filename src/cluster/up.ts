@@ -8,6 +8,7 @@ import {execa, type Options} from 'execa'
 import {checkQuorumParameters} from '../core/quorum.js'
 import {allowedPartitionCounts, checkPartitionCount} from '../core/ring.js'
 import {ClusterParameterError, ClusterRunningError, NodeStartError, PortTakenError} from './errors.js'
+import {restoreCut} from './faults.js'
 import {probeHealth} from './health.js'
 import {
   addressOf,
@@ -109,6 +110,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
     await writeClusterFile(dir, {...file, nodes: file.nodes.map((node) => ({...node, pid: null}))})
     throw error
   }
+  // A restarted cluster: each node back to the cut recorded for it (none after a heal).
+  if (existing !== undefined) await Promise.all(started.map((node) => restoreCut({file: existing, node: node.entry})))
   return {...(await clusterStatus(dir)), restarted: existing !== undefined}
 }
 

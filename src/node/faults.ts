@@ -8,7 +8,7 @@
 // on the other side of the cut, and `heal` tells every node an empty list.
 import {DynError, exitCodes} from '../core/errors.js'
 import type {AdminFaultsRequest, AdminResponse} from '../core/protocol.js'
-import type {FaultControl} from './ports.js'
+import type {FaultControl, MetaStore} from './ports.js'
 
 /** Version of the admin.faults answer's JSON (docs/cli.md, `dyn cluster partition`). */
 export const faultsShapeVersion = 1
@@ -39,7 +39,12 @@ export interface FaultsOptions {
   readonly control: FaultControl | undefined
   /** The current members' names. */
   readonly members: () => readonly string[]
+  /** Where the cut is kept across restarts (document 'faults'); absent: in memory only. */
+  readonly meta?: MetaStore
 }
+
+/** The MetaStore document holding the current cut. */
+export const faultsDocument = 'faults'
 
 export class Faults {
   /** The nodes currently cut off, sorted; invariant: members other than self. */
@@ -54,8 +59,26 @@ export class Faults {
   readonly handlers = {
     'admin.faults': async (request: AdminFaultsRequest): Promise<AdminResponse> => {
       this.apply(request.cut)
+      await this.save()
       return {ok: true, json: JSON.stringify({version: faultsShapeVersion, name: this.options.self, cut: this.cutNodes})}
     },
+  }
+
+  /** Restores the cut kept by the last admin.faults before a restart: a node partitioned
+   * by `dyn cluster partition` stays cut off until `heal`, restarted or not. Names that are
+   * no longer members are dropped. Call after the membership view is loaded. */
+  async load(): Promise<void> {
+    const bytes = await this.options.meta?.read(faultsDocument)
+    if (bytes === undefined || this.options.control === undefined) return
+    const saved = (JSON.parse(new TextDecoder().decode(bytes)) as {cut?: unknown}).cut
+    if (!Array.isArray(saved)) return
+    const members = new Set(this.options.members())
+    const cut = saved.filter((name): name is string => typeof name === 'string' && name !== this.options.self && members.has(name))
+    if (cut.length > 0) this.apply(cut)
+  }
+
+  private async save(): Promise<void> {
+    await this.options.meta?.write(faultsDocument, new TextEncoder().encode(JSON.stringify({version: faultsShapeVersion, cut: this.cutNodes})))
   }
 
   /** Replaces the cut; throws a usage error for self or non-members and changes nothing then. */

@@ -123,7 +123,7 @@ export class Node {
       counter: this.counter,
       actors: this.actors,
     })
-    this.faults = new Faults({self: this.config.name, control: options.ports.faults, members: () => this.view.view.members.map((member) => member.name)})
+    this.faults = new Faults({self: this.config.name, control: options.ports.faults, members: () => this.view.view.members.map((member) => member.name), meta: options.ports.meta})
     this.latency = new LatencyTracker(options.ports.clock)
     this.antiEntropy = new AntiEntropy({
       self: this.config.name,
@@ -210,6 +210,7 @@ export class Node {
    * ownership handoffs left to do (handoff.ts). */
   async start(): Promise<void> {
     await this.gossip.load()
+    await this.faults.load()
     const partitions = (await this.ports.store.partitions()).filter((partition) => partition !== hintsPartition)
     await this.counter.load()
     await this.actors.load()

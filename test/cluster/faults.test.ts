@@ -34,6 +34,7 @@ import {FilterFaultControl} from '../../src/daemon/faults.js'
 import {NetTransport} from '../../src/daemon/index.js'
 import {NetServer} from '../../src/net/index.js'
 import {Faults} from '../../src/node/faults.js'
+import {MemoryMetaStore} from '../../src/sim/memory-store.js'
 import {bytes, host, Tracker} from '../daemon/helpers.js'
 import {randomBasePort} from '../commands/helpers.js'
 
@@ -110,6 +111,28 @@ describe('the admin.faults handler', () => {
     await node.handlers['admin.faults']({cut: []})
     expect(control.calls).toEqual([['n2', 'n3'], ['n2'], []])
     expect(node.cut).toEqual([])
+  })
+
+  it('keeps the cut across a restart until it is healed, dropping names that left the membership', async () => {
+    const meta = new MemoryMetaStore()
+    const members = ['n1', 'n2', 'n3']
+    const first = new Faults({self: 'n1', control: new RecordingControl(), members: () => members, meta})
+    await first.handlers['admin.faults']({cut: ['n3', 'n2']})
+    // A new process on the same data: the cut is back before it serves.
+    const control = new RecordingControl()
+    const restarted = new Faults({self: 'n1', control, members: () => members, meta})
+    await restarted.load()
+    expect(restarted.cut).toEqual(['n2', 'n3'])
+    expect(control.calls).toEqual([['n2', 'n3']])
+    // n3 left the cluster meanwhile: only n2 is cut after the next restart.
+    const shrunk = new Faults({self: 'n1', control: new RecordingControl(), members: () => ['n1', 'n2'], meta})
+    await shrunk.load()
+    expect(shrunk.cut).toEqual(['n2'])
+    // Healed: nothing is cut after a restart.
+    await restarted.handlers['admin.faults']({cut: []})
+    const healed = new Faults({self: 'n1', control: new RecordingControl(), members: () => members, meta})
+    await healed.load()
+    expect(healed.cut).toEqual([])
   })
 
   it('refuses itself and non-members without changing anything, and says so when the shell cannot cut', () => {

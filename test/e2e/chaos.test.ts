@@ -150,11 +150,18 @@ async function nemesis(): Promise<void> {
     ['n1', 'n2'],
   ])
   await sleep(2_000)
-  // A crash inside the partition: n4 comes back with no cut of its own; its peers' cuts hold.
+  // A crash inside the partition: n4 comes back still cut off (its own cut survives the
+  // restart, and `cluster start` tells it the recorded one) and shows it.
   expect(await killNode({dir, node: 'n4'})).toMatchObject({outcome: 'killed'})
   await sleep(1_000)
   await start('n4')
+  expect((await clusterMembership(dir)).nodes.find((node) => node.name === 'n4')?.cut).toEqual(['n1', 'n2'])
+  // n5 is down while the cut heals: it would come back with its old cut, but `cluster
+  // start` tells it the healed one.
+  expect(await killNode({dir, node: 'n5'})).toMatchObject({outcome: 'killed'})
   await cluster(['heal'])
+  await start('n5')
+  expect((await clusterMembership(dir)).nodes.find((node) => node.name === 'n5')?.cut).toEqual([])
   await sleep(1_000)
 }
 
