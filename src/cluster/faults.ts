@@ -8,7 +8,7 @@
 //
 // A node keeps its cut across restarts (src/node/faults.ts). The cuts are also recorded in
 // cluster.json, and a node that is not running when they change is skipped and told its
-// recorded cut when `cluster start` or `cluster up` starts it again (restoreCut), so that
+// recorded cut when `cluster start` or `cluster up` starts it again (restoreCuts), so that
 // it neither stays cut off after a heal nor comes back whole during a partition.
 import {resolve} from 'node:path'
 import {DynError, exitCodes} from '../core/errors.js'
@@ -119,14 +119,10 @@ async function recordCuts(dir: string, cuts: Record<string, readonly string[]>):
   await writeClusterFile(dir, Object.keys(cuts).length === 0 ? file : {...file, cuts})
 }
 
-/** Tells a node just started the cut cluster.json records for it: none after a heal. */
-export async function restoreCut(options: {readonly file: ClusterFile; readonly node: NodeEntry}): Promise<void> {
-  const {file, node} = options
-  try {
-    await adminRequest({address: addressOf(node), cluster: file.cluster, type: 'admin.faults', payload: {cut: file.cuts?.[node.name] ?? []}})
-  } catch (error) {
-    throw new FaultsNotAppliedError([{name: node.name, message: error instanceof Error ? error.message : String(error)}])
-  }
+/** Tells nodes just started the cuts cluster.json records for them: none after a heal. */
+export async function restoreCuts(options: {readonly file: ClusterFile; readonly nodes: readonly NodeEntry[]}): Promise<void> {
+  const {file, nodes} = options
+  await applyCuts({cluster: file.cluster, nodes, cutOf: (name) => file.cuts?.[name] ?? []})
 }
 
 async function applyCuts(options: {cluster: string; nodes: readonly NodeEntry[]; cutOf: (name: string) => readonly string[]}): Promise<FaultsNodeResult[]> {

@@ -9,7 +9,7 @@
 // shows that node as stopped although it runs; `down` still finds it by its port).
 import {resolve} from 'node:path'
 import {UnknownClusterNodeError} from './errors.js'
-import {restoreCut} from './faults.js'
+import {restoreCuts} from './faults.js'
 import {addressOf, httpAddressOf, readClusterFile, writeClusterFile, type ClusterFile, type NodeEntry} from './layout.js'
 import {isNodeProcess, killProcess, stopProcess, type StopOutcome} from './processes.js'
 import {programCommand, type ProgramCommand} from './program.js'
@@ -90,7 +90,7 @@ export async function startNode(options: NodeCommandOptions & {readonly timeoutM
     throw error
   }
   // The node kept the cut it had when it stopped; the cluster's may have changed since.
-  await restoreCut({file: await readClusterFile(dir), node: started.entry})
+  await restoreCuts({file: await readClusterFile(dir), nodes: [started.entry]})
   return {dir, name: node.name, pid: pid ?? 0, outcome: 'started', ...addresses, elapsedMs: elapsedSince(startedMs)}
 }
 

@@ -8,7 +8,7 @@ import {execa, type Options} from 'execa'
 import {checkQuorumParameters} from '../core/quorum.js'
 import {allowedPartitionCounts, checkPartitionCount} from '../core/ring.js'
 import {ClusterParameterError, ClusterRunningError, NodeStartError, PortTakenError} from './errors.js'
-import {restoreCut} from './faults.js'
+import {restoreCuts} from './faults.js'
 import {probeHealth} from './health.js'
 import {
   addressOf,
@@ -111,7 +111,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
     throw error
   }
   // A restarted cluster: each node back to the cut recorded for it (none after a heal).
-  if (existing !== undefined) await Promise.all(started.map((node) => restoreCut({file: existing, node: node.entry})))
+  if (existing !== undefined) await restoreCuts({file: existing, nodes: started.map((node) => node.entry)})
   return {...(await clusterStatus(dir)), restarted: existing !== undefined}
 }
 
