@@ -181,12 +181,9 @@ export class MerkleTree {
 
   /** Recomputes every branch and the root from the leaves: ends a bulk build. */
   rebuildUpperLevels(): void {
-    this.branchLevel.fill(0)
-    this.rootLevel.fill(0)
-    for (let segment = 0; segment < this.shape.segments; segment++) {
-      xorInto(this.branchLevel, Math.floor(segment / this.shape.branchWidth), this.leafLevel, segment * merkleHashBytes)
-    }
-    for (let branch = 0; branch < this.shape.branches; branch++) xorInto(this.rootLevel, 0, this.branchLevel, branch * merkleHashBytes)
+    const {branches, root} = this.upperLevelsFromLeaves()
+    this.branchLevel.set(branches)
+    this.rootLevel.set(root)
   }
 
   root(): Uint8Array {
@@ -242,13 +239,20 @@ export class MerkleTree {
 
   /** True when every branch is the XOR of its segments and the root the XOR of the branches. */
   isConsistent(): boolean {
+    const {branches, root} = this.upperLevelsFromLeaves()
+    return Buffer.from(branches).equals(this.branchLevel) && Buffer.from(root).equals(this.rootLevel)
+  }
+
+  /** The branches and root the leaves imply: each branch the XOR of its segments, the root
+   * the XOR of the branches. */
+  private upperLevelsFromLeaves(): {branches: Uint8Array; root: Uint8Array} {
     const branches = new Uint8Array(this.branchLevel.length)
     for (let segment = 0; segment < this.shape.segments; segment++) {
-      xorInto(branches, Math.floor(segment / this.shape.branchWidth), hashAt(this.leafLevel, segment))
+      xorInto(branches, Math.floor(segment / this.shape.branchWidth), this.leafLevel, segment * merkleHashBytes)
     }
     const root = new Uint8Array(merkleHashBytes)
-    for (let branch = 0; branch < this.shape.branches; branch++) xorInto(root, 0, hashAt(branches, branch))
-    return Buffer.from(branches).equals(this.branchLevel) && Buffer.from(root).equals(this.rootLevel)
+    for (let branch = 0; branch < this.shape.branches; branch++) xorInto(root, 0, branches, branch * merkleHashBytes)
+    return {branches, root}
   }
 }
 
