@@ -308,10 +308,13 @@ export class KvService {
     let replies: Promise<void>[] = []
     const send = (object: StoredObject): void => {
       const encoded = encodeObject(object)
-      const hinted = new Set<string>()
+      // Made on the first timeout only: nearly every write has none.
+      let hinted: Set<string> | undefined
       replies = others.map((target) =>
         this.askPut(target, partition, key, encoded, quorum, (kind) => {
-          if (kind === 'timeout' && target.fallbackFor === undefined) this.hintTimedOutPrimary({primary: target.node, targets, hinted, partition, key, object: encoded})
+          if (kind !== 'timeout' || target.fallbackFor !== undefined) return
+          hinted ??= new Set()
+          this.hintTimedOutPrimary({primary: target.node, targets, hinted, partition, key, object: encoded})
         }),
       )
     }
