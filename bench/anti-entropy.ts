@@ -39,6 +39,7 @@ import {fileURLToPath} from 'node:url'
 import {DynClient} from '../src/client/index.js'
 import {differingPartitions} from '../src/client/merkle.js'
 import {adminRequest} from '../src/cluster/admin-request.js'
+import {median} from './peers/rows.js'
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number): number => {
@@ -187,12 +188,6 @@ async function timeToConverge(timeoutS: number): Promise<number> {
     }
     await sleep(250)
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 function p99(latencies: number[]): number {
