@@ -21,6 +21,16 @@ async function hintsOn(cluster: TestCluster, name: string) {
   return hints
 }
 
+/** Ticks the cluster and runs the fallback's delivery rounds until it holds no hint (at
+ * most five rounds). */
+async function deliverHints(cluster: TestCluster, fallback: string): Promise<void> {
+  for (let round = 0; round < 5 && (await hintsOn(cluster, fallback)).length > 0; round++) {
+    for (const node of cluster.nodes.values()) node.tick()
+    await cluster.idle()
+    await cluster.node(fallback).hints.deliverRound()
+  }
+}
+
 describe('sloppy quorum and hinted handoff', () => {
   it('writes to a fallback with a hint while a primary is down, and delivers it when the primary returns', async () => {
     const cluster = new TestCluster({names: ['n1', 'n2', 'n3', 'n4', 'n5'], n: 3, w: 3})
@@ -43,11 +53,7 @@ describe('sloppy quorum and hinted handoff', () => {
 
     // n3 returns: heartbeats clear the suspicion, the next round delivers the hint.
     cluster.down.delete('n3')
-    for (let round = 0; round < 5 && (await hintsOn(cluster, fallback)).length > 0; round++) {
-      for (const node of cluster.nodes.values()) node.tick()
-      await cluster.idle()
-      await cluster.node(fallback).hints.deliverRound()
-    }
+    await deliverHints(cluster, fallback)
     expect(await hintsOn(cluster, fallback)).toEqual([])
     expect(cluster.node(fallback).hints.pending).toBe(0)
     expect(cluster.node(fallback).hints.delivered).toBe(1)
@@ -80,11 +86,7 @@ describe('sloppy quorum and hinted handoff', () => {
     expect(await cluster.stores.get(fallback)!.get(partition, key)).toBeDefined()
     // n3 answers again: the fallback hands the write over.
     cluster.slow.delete('n3')
-    for (let round = 0; round < 5 && (await hintsOn(cluster, fallback)).length > 0; round++) {
-      for (const node of cluster.nodes.values()) node.tick()
-      await cluster.idle()
-      await cluster.node(fallback).hints.deliverRound()
-    }
+    await deliverHints(cluster, fallback)
     expect(await hintsOn(cluster, fallback)).toEqual([])
     expect(await cluster.stores.get('n3')!.get(partition, key)).toBeDefined()
     expect(cluster.errors).toEqual([])
