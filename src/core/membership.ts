@@ -31,6 +31,9 @@ export interface Member {
   readonly status: MemberStatus
   /** Bumped by whoever changes this record; the greatest incarnation wins a merge. */
   readonly incarnation: number
+  /** Random id of the data directory the node last announced it runs on (node/identity.ts):
+   * a node started on an empty directory learns from it that its name wrote before. */
+  readonly dataId?: string
 }
 
 export type StagedAction = 'join' | 'leave' | 'none'
@@ -99,7 +102,8 @@ export function compareMembers(a: Member, b: Member): number {
     a.incarnation - b.incarnation ||
     statusRank[a.status] - statusRank[b.status] ||
     compareNames(a.address, b.address) ||
-    a.weight - b.weight
+    a.weight - b.weight ||
+    compareNames(a.dataId ?? '', b.dataId ?? '')
   )
 }
 
@@ -151,6 +155,9 @@ export function stageJoin(view: View, node: {name: string; address: string; weig
     weight: node.weight ?? 1,
     status: 'joining',
     incarnation: (known?.incarnation ?? 0) + 1,
+    // A departed node joining again keeps the id it wrote under, so that it is recognised
+    // if it comes back on an empty data directory.
+    ...(known?.dataId === undefined ? {} : {dataId: known.dataId}),
   }
   return setStaged(replaceMember(view, member), node.name, 'join')
 }
@@ -173,6 +180,14 @@ function setStaged(view: View, name: string, action: StagedAction): View {
   const held = view.staged.find((change) => change.name === name)
   const change: StagedChange = {name, action, version: (held?.version ?? 0) + 1}
   return {...view, staged: [...view.staged.filter((each) => each.name !== name), change].sort(byName)}
+}
+
+/** A node's own record carrying the id of the data directory it runs on, with a greater
+ * incarnation so that it wins over every record peers hold of the node. */
+export function announceDataId(view: View, name: string, dataId: string): View {
+  const member = findMember(view, name)
+  if (member === undefined) return view
+  return replaceMember(view, {...member, dataId, incarnation: member.incarnation + 1})
 }
 
 function replaceMember(view: View, member: Member): View {

@@ -141,6 +141,7 @@ class RunningDaemon implements Daemon {
       partitionCount: config.partitions,
       ports: {transport: this.transport, store: parts.store, meta: parts.meta, clock: monotonicClock, random: new SeededRandom(randomInt(2 ** 31)), faults: this.faults},
       onError: (error) => parts.log.error(`background work failed: ${messageOf(error)}`),
+      onNotice: (notice) => (notice.level === 'warn' ? parts.log.warn(notice.message) : parts.log.info(notice.message)),
       seeds: config.seeds ?? [],
       self: {address: config.advertise ?? formatAddress(config.listen), weight: config.members.find((member) => member.name === config.name)?.weight ?? 1},
     })

@@ -35,6 +35,11 @@ export class DotCounter {
     this.reserved = this.last
   }
 
+  /** True when this node never reserved a counter: it never wrote from this data directory. */
+  get unused(): boolean {
+    return this.reserved === 0
+  }
+
   /** A counter never handed out before by this node, including before any restart, and
    * greater than `after` (a counter of this node seen in a context or a copy: normally
    * already below `last`, but a crafted context could name a higher one). */

@@ -82,6 +82,7 @@ export function viewToJson(view: View): string {
       weight: member.weight,
       status: member.status,
       incarnation: member.incarnation,
+      ...(member.dataId === undefined ? {} : {dataId: member.dataId}),
     })),
     ring: view.ring.version === 0 ? {version: 0, partitionCount: view.ring.partitionCount, replicas: view.ring.replicas} : JSON.parse(ringToJson(view.ring)),
     staged: view.staged.map((change) => ({name: change.name, action: change.action, version: change.version})),
@@ -142,7 +143,13 @@ function parseMember(value: unknown): Member {
     weight: positiveInteger(record.weight, `member ${name}'s weight`),
     status: status as MemberStatus,
     incarnation: positiveInteger(record.incarnation, `member ${name}'s incarnation`),
+    ...(record.dataId === undefined ? {} : {dataId: dataIdOf(record.dataId, name)}),
   }
+}
+
+function dataIdOf(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) throw new ViewFormatError(`member ${name}'s data id is not a short string`)
+  return value
 }
 
 function parseStaged(value: unknown): StagedChange {
@@ -183,8 +190,17 @@ export interface GossipOptions {
   readonly seeds: readonly string[]
 }
 
+/** What gossip tells the writer identity (identity.ts) and asks of it. */
+export interface GossipObserver {
+  /** False while this node's own record must stay out of the views it sends. */
+  readonly announcing: boolean
+  /** A view a peer sent: its push, or its answer to this node's. */
+  observe(peer: string, view: View): void
+}
+
 export class Gossip {
   private lastRoundMs = -Infinity
+  private observer: GossipObserver | undefined
   private inRound = false
   /** Persisting views in install order; each write waits for the one before. */
   private persisting: Promise<void> = Promise.resolve()
@@ -195,8 +211,9 @@ export class Gossip {
     'gossip.push': async (request: {from: string; view: string}) => {
       const incoming = this.parse(request.view, `the view from ${request.from}`)
       this.options.health.heard(request.from)
+      this.observer?.observe(request.from, incoming)
       const merged = await this.install(mergeViews(this.options.view.view, incoming))
-      return {ok: true as const, view: viewToJson(merged)}
+      return {ok: true as const, view: this.outgoing(merged)}
     },
   }
 
@@ -243,15 +260,21 @@ export class Gossip {
     this.options.background.track(this.exchange(peer).finally(() => (this.inRound = false)))
   }
 
+  watch(observer: GossipObserver): void {
+    this.observer = observer
+  }
+
   /** One push-pull exchange with `peer`; true when it answered. Failures only count
    * against the peer's health: the next round picks another. */
-  async exchange(peer: string): Promise<boolean> {
+  async exchange(peer: string, options: {timeoutMs: number} = {timeoutMs: gossipTimeoutMs}): Promise<boolean> {
     const isSeed = this.options.seeds.includes(peer)
     try {
-      const response = await this.options.transport.request(peer, 'gossip.push', {from: this.options.self, view: viewToJson(this.options.view.view)}, {timeoutMs: gossipTimeoutMs})
+      const response = await this.options.transport.request(peer, 'gossip.push', {from: this.options.self, view: this.outgoing(this.options.view.view)}, options)
       if (!isSeed) this.options.health.heard(peer)
       if (!response.ok) return false
-      await this.install(mergeViews(this.options.view.view, this.parse(response.view, `the view from ${peer}`)))
+      const answer = this.parse(response.view, `the view from ${peer}`)
+      this.observer?.observe(peer, answer)
+      await this.install(mergeViews(this.options.view.view, answer))
       return true
     } catch (error) {
       if (!isSeed) this.options.health.failed(peer, error)
@@ -273,6 +296,13 @@ export class Gossip {
     if (findMember(view, this.options.self)?.status !== 'leaving') return
     await this.install(markLeft(view, this.options.self))
     await this.broadcast()
+  }
+
+  /** The view as sent to peers: without this node's own record while it must not be
+   * announced (identity.ts). */
+  private outgoing(view: View): string {
+    if (this.observer === undefined || this.observer.announcing) return viewToJson(view)
+    return viewToJson({...view, members: view.members.filter((member) => member.name !== this.options.self)})
   }
 
   /** Members to gossip with; the seeds while no other member is known. */

@@ -357,6 +357,9 @@ export class KvService {
     computed: (object: StoredObject) => void
   }): Promise<{put: PutResult; written: StoredObject}> {
     const {partition, key, write, context, computed} = options
+    // A new data directory learns first whether its name wrote before (identity.ts).
+    const settling = this.options.actors.ready()
+    if (settling !== undefined) await settling
     const actor = this.options.actors.actorFor(partition)
     this.options.actors.noteWrite(partition)
     let seen = counterOf(context, actor)

@@ -24,6 +24,7 @@ import {Gossip, joiningView} from './gossip.js'
 import {Handoff} from './handoff.js'
 import {Health} from './health.js'
 import {Hints, hintsPartition} from './hints.js'
+import {WriterIdentity, type IdentityNotice} from './identity.js'
 import {KvService, type NodeConfig} from './kv.js'
 import {LocalObjects} from './objects.js'
 import {Reaper, type ReaperSettings} from './reaper.js'
@@ -58,6 +59,8 @@ export interface NodeOptions {
   readonly seeds?: readonly string[]
   /** This node's own address and weight, for when it is not one of `members`. */
   readonly self?: {readonly address: string; readonly weight?: number}
+  /** Lines for the node's log (identity.ts: a data directory that replaces an earlier one). */
+  readonly onNotice?: (notice: IdentityNotice) => void
 }
 
 type Handler = (request: never) => Promise<unknown>
@@ -79,6 +82,7 @@ export class Node {
   readonly counter: DotCounter
   readonly actors: Actors
   readonly gossip: Gossip
+  readonly identity: WriterIdentity
   readonly handoff: Handoff
   readonly reaper: Reaper
   private readonly admin: Admin
@@ -96,7 +100,7 @@ export class Node {
       : joiningView({self: {name: options.config.name, address: options.self?.address ?? '', ...(options.self?.weight === undefined ? {} : {weight: options.self.weight})}, partitionCount: options.partitionCount, replicas: options.config.n})
     this.view = new ClusterView(options.config.name, initial, options.config.n)
     this.background = new Background(options.onError ?? ((error) => this.errors.push(error)))
-    this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true)
+    this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true, options.ports.random)
     this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition), clock: options.ports.clock})
     this.counter = new DotCounter(options.ports.meta)
     this.health = new Health(this.config.name, options.ports)
@@ -149,6 +153,17 @@ export class Node {
       replicas: options.config.n,
       seeds: options.seeds ?? [],
     })
+    this.identity = new WriterIdentity({
+      self: this.config.name,
+      actors: this.actors,
+      view: this.view,
+      gossip: this.gossip,
+      clock: options.ports.clock,
+      background: this.background,
+      seeds: options.seeds ?? [],
+      notice: options.onNotice ?? (() => {}),
+    })
+    this.gossip.watch(this.identity)
     this.handoff = new Handoff({
       self: this.config.name,
       n: this.config.n,
@@ -213,7 +228,8 @@ export class Node {
     await this.faults.load()
     const partitions = (await this.ports.store.partitions()).filter((partition) => partition !== hintsPartition)
     await this.counter.load()
-    await this.actors.load()
+    await this.actors.load({newDirectory: this.counter.unused})
+    await this.identity.start()
     await this.objects.load(partitions)
     await this.hints.load()
     this.handoff.plan()
@@ -241,6 +257,7 @@ export class Node {
     this.hints.tick()
     this.antiEntropy.tick()
     this.gossip.tick()
+    this.identity.tick()
     this.handoff.tick()
     this.reaper.tick()
   }

@@ -135,6 +135,16 @@ export class MemoryObjectStore implements ObjectStore {
     return {before, after: this.list()}
   }
 
+  /** The disk is replaced by an empty one (a failed disk, a deleted data directory). */
+  wipe(): CrashLoss {
+    const before = this.list()
+    this.epoch++
+    this.data = new Map()
+    this.durable = new Map()
+    this.unsyncedChanges = 0
+    return {before, after: []}
+  }
+
   private change(apply: (map: Map<string, StoredEntry>) => void): void {
     apply(this.data)
     if (this.sync.kind === 'always') apply(this.durable)
@@ -184,5 +194,11 @@ export class MemoryMetaStore implements MetaStore {
 
   crash(): void {
     this.epoch++
+  }
+
+  /** Every document is gone with the disk. */
+  wipe(): void {
+    this.epoch++
+    this.documents.clear()
   }
 }

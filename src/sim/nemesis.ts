@@ -11,6 +11,9 @@ export interface NemesisShape {
   readonly partitions: boolean
   /** Whether this run crashes and restarts nodes. */
   readonly crashes: boolean
+  /** Whether a crashed node may come back on an empty disk (a replaced disk, a deleted data
+   * directory) under its old name: a quarter of its crashes. */
+  readonly wipes?: boolean
   /** Pause between two nemesis actions: uniform in [pauseMsMin, pauseMsMax]. */
   readonly pauseMsMin: number
   readonly pauseMsMax: number
@@ -24,6 +27,8 @@ export interface NemesisTarget {
   readonly clients: readonly string[]
   isUp(node: string): boolean
   crash(node: string): void
+  /** A crash that also loses the node's whole disk. */
+  wipe(node: string): void
   restart(node: string): void
   partition(side: readonly string[]): void
   healPartition(): void
@@ -32,12 +37,14 @@ export interface NemesisTarget {
 
 export interface NemesisStats {
   crashes: number
+  /** Crashes that lost the disk too (counted in crashes). */
+  wipes: number
   restarts: number
   partitions: number
 }
 
 export class Nemesis {
-  readonly stats: NemesisStats = {crashes: 0, restarts: 0, partitions: 0}
+  readonly stats: NemesisStats = {crashes: 0, wipes: 0, restarts: 0, partitions: 0}
   private stopped = false
 
   constructor(
@@ -68,11 +75,16 @@ export class Nemesis {
   }
 
   private crashOne(): void {
-    const {target, random, scheduler} = this.options
+    const {target, random, scheduler, shape} = this.options
     const up = target.nodes.filter((node) => target.isUp(node))
     if (up.length === 0) return
     const node = randomPick(random, up)
-    target.crash(node)
+    if (shape.wipes === true && randomInt(random, 4) === 0) {
+      target.wipe(node)
+      this.stats.wipes++
+    } else {
+      target.crash(node)
+    }
     this.stats.crashes++
     scheduler.schedule(this.faultMs(), () => {
       if (this.stopped || target.isUp(node)) return

@@ -141,6 +141,9 @@ export function configure(options: SimulationOptions): SimulationConfig {
     delayMsMax,
   }
   const sync = syncModeOf(random)
+  // Drawn from a stream of its own, so that the rest of a seed's shape stays as it was
+  // before disk losses were simulated.
+  const wipes = randomInt(new SeededRandom(options.seed ^ 0x77697065), 2) === 0
   return {
     seed: options.seed,
     nodes: Array.from({length: nodeCount}, (_, index) => `n${index + 1}`),
@@ -159,6 +162,7 @@ export function configure(options: SimulationOptions): SimulationConfig {
     nemesis: {
       partitions: randomInt(random, 2) === 0,
       crashes: randomInt(random, 2) === 0,
+      wipes,
       pauseMsMin: 100,
       pauseMsMax: 300 + randomInt(random, 2_000),
       faultMsMax: 300 + randomInt(random, 3_000),
@@ -242,6 +246,7 @@ class World {
   private readonly nodes = new Map<string, Node>()
   private readonly lastFlushMs = new Map<string, number>()
   private readonly crashes: Violation[] = []
+  private readonly starting = new Set<string>()
   private readonly nemesis: Nemesis
   private acknowledgedLostInCrashes = 0
   private ticking = false
@@ -285,6 +290,7 @@ class World {
         clients: this.clientNames(),
         isUp: (node) => this.network.isUp(node),
         crash: (node) => this.crash(node),
+        wipe: (node) => this.crash(node, {wipe: true}),
         restart: (node) => void this.startNode(node),
         partition: (side) => this.network.partition(side),
         healPartition: () => this.network.healPartition(),
@@ -367,6 +373,17 @@ class World {
 
   /** Starts a node (again) on its disk: it loads what survived, then serves. */
   private async startNode(name: string): Promise<void> {
+    // A start still loading (a nemesis restart, a join) when the faults end is not repeated.
+    if (this.starting.has(name)) return
+    this.starting.add(name)
+    try {
+      await this.startNodeOnce(name)
+    } finally {
+      this.starting.delete(name)
+    }
+  }
+
+  private async startNodeOnce(name: string): Promise<void> {
     const store = this.stores.get(name)!
     // A node that joined was started with the configured nodes as seeds, outside the
     // member list; after a crash it starts the same way and reloads its persisted view.
@@ -393,17 +410,25 @@ class World {
   }
 
   /** A power loss: the node and everything in flight to it are gone, and its store returns
-   * to its last sync. */
-  private crash(name: string): void {
+   * to its last sync; with `wipe`, its disk is replaced by an empty one. */
+  private crash(name: string, options: {wipe?: boolean} = {}): void {
     this.network.down(name)
     this.nodes.delete(name)
-    this.metas.get(name)!.crash()
+    const meta = this.metas.get(name)!
     const store = this.stores.get(name)!
     const unsynced = store.unsynced
-    const {before, after} = store.crash()
-    this.trace.record(`${name} crashed, losing ${unsynced} unsynced changes`)
+    let loss: {before: readonly StoredEntry[]; after: readonly StoredEntry[]}
+    if (options.wipe === true) {
+      meta.wipe()
+      loss = store.wipe()
+      this.trace.record(`${name} crashed and lost its disk`)
+    } else {
+      meta.crash()
+      loss = store.crash()
+      this.trace.record(`${name} crashed, losing ${unsynced} unsynced changes`)
+    }
     const objects = (entries: readonly StoredEntry[]) => entries.filter((entry) => entry.partition !== hintsPartition)
-    this.ledger.observeCrash(name, objects(before), objects(after))
+    this.ledger.observeCrash(name, objects(loss.before), objects(loss.after))
   }
 
   /** Every node ticks (heartbeats, hint delivery) every tickIntervalMs while `ticking`, and
@@ -621,7 +646,7 @@ export function describeStats(stats: SimulationStats): string {
   return (
     `ops ${stats.operations} acked ${stats.acknowledged} failed ${stats.failed} sibling-reads ${stats.siblingReads} (max ${stats.siblingsMaxSeen}) ` +
     `messages ${net.requests} dropped ${net.dropped} duplicated ${net.duplicated} long-delayed ${net.delayedLong} timeouts ${net.timeouts} ` +
-    `partitions ${stats.nemesis.partitions} (legs cut ${net.partitioned}) crashes ${stats.nemesis.crashes} (dots lost ${stats.dotsLostInCrashes}, acked ${stats.acknowledgedLostInCrashes}) ` +
+    `partitions ${stats.nemesis.partitions} (legs cut ${net.partitioned}) crashes ${stats.nemesis.crashes} (disks lost ${stats.nemesis.wipes}, dots lost ${stats.dotsLostInCrashes}, acked ${stats.acknowledgedLostInCrashes}) ` +
     `settled in ${stats.settleMs} ms events ${stats.events} virtual ${stats.virtualMs} ms`
   )
 }

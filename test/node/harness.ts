@@ -84,11 +84,15 @@ export class TestCluster {
       const meta = new MemoryMetaStore()
       this.metas.set(name, meta)
       const ports = {transport: this.transportFor(name), store, meta, clock: this.clock, random: new SeededRandom(i)}
-      this.nodes.set(name, new Node({config, members, partitionCount, ports, onError: (error) => this.errors.push(error)}))
+      this.nodes.set(name, new Node({config, members, partitionCount, ports, onError: (error) => this.errors.push(error), onNotice: (notice) => this.notices.push({node: name, ...notice})}))
     }
   }
 
   readonly errors: unknown[] = []
+  /** Lines the nodes asked to log. */
+  readonly notices: {node: string; level: string; message: string}[] = []
+  /** Starts so far: each process start draws other random numbers. */
+  private starts = 0
   /** Runs before a request is handed to its peer (tests interleave work there). */
   beforeDeliver: ((peer: string, type: string) => Promise<void>) | undefined = undefined
   private readonly options: {names: string[]; n?: number; r?: number; w?: number; partitions?: number}
@@ -101,11 +105,19 @@ export class TestCluster {
       config: old.config,
       members: this.options.names.map((member, index) => ({name: member, address: `127.0.0.1:${7001 + index}`})),
       partitionCount: this.ring.partitionCount,
-      ports: {transport: this.transportFor(name), store: this.stores.get(name)!, meta: this.metas.get(name)!, clock: this.clock, random: new SeededRandom(i)},
+      ports: {transport: this.transportFor(name), store: this.stores.get(name)!, meta: this.metas.get(name)!, clock: this.clock, random: new SeededRandom(i + 1_000 * ++this.starts)},
       onError: (error) => this.errors.push(error),
+      onNotice: (notice) => this.notices.push({node: name, ...notice}),
     })
     this.nodes.set(name, node)
     return node
+  }
+
+  /** Restarts a node on an empty disk, as after a replaced disk or a deleted data directory. */
+  wipe(name: string): Node {
+    this.stores.set(name, new MapStore())
+    this.metas.set(name, new MemoryMetaStore())
+    return this.restart(name)
   }
 
   async start(): Promise<void> {

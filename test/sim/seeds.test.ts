@@ -1,5 +1,5 @@
 // The seeded simulation in CI: whole clusters under message loss, duplication, reordering
-// and long delays, network partitions, crashes that lose unsynced writes, restarts and
+// and long delays, network partitions, crashes that lose unsynced writes or the whole disk, restarts and
 // joins and leaves in the middle of the workload must keep DESIGN §3's contract and
 // converge afterwards. A failure's message holds the seed and the command that replays it.
 import {describe, expect, it} from 'vitest'
@@ -15,7 +15,7 @@ const seedsPerChunk = 25
 const ciOperationsPerClient = 10
 
 describe('seeded simulation', () => {
-  const totals = {acknowledged: 0, siblingReads: 0, dropped: 0, crashes: 0, partitions: 0, memberships: 0}
+  const totals = {acknowledged: 0, siblingReads: 0, dropped: 0, crashes: 0, wipes: 0, partitions: 0, memberships: 0}
 
   for (let first = 1; first <= ciSeeds; first += seedsPerChunk) {
     const last = Math.min(ciSeeds, first + seedsPerChunk - 1)
@@ -26,6 +26,7 @@ describe('seeded simulation', () => {
         totals.siblingReads += result.stats.siblingReads
         totals.dropped += result.stats.network.dropped
         totals.crashes += result.stats.nemesis.crashes
+        totals.wipes += result.stats.nemesis.wipes
         totals.partitions += result.stats.nemesis.partitions
         if (configure({seed}).membership.kind !== 'none') totals.memberships++
       }
@@ -37,6 +38,7 @@ describe('seeded simulation', () => {
     expect(totals.siblingReads).toBeGreaterThan(0)
     expect(totals.dropped).toBeGreaterThan(0)
     expect(totals.crashes).toBeGreaterThan(0)
+    expect(totals.wipes).toBeGreaterThan(0)
     expect(totals.partitions).toBeGreaterThan(0)
     expect(totals.memberships).toBeGreaterThan(0)
   })
