@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DynClient} from '../../src/client/index.js'
-import {isAlive, probeHealth, readClusterFile} from '../../src/cluster/index.js'
+import {isAlive, killNode, nodePaths, probeHealth, readClusterFile, startNode} from '../../src/cluster/index.js'
 import {dyn, json, randomBasePort, type Run} from '../commands/helpers.js'
 
 let dir: string
@@ -139,6 +139,52 @@ describe('a local cluster of three real nodes', () => {
       expect((await n1.get('key-2')).siblings).toHaveLength(1)
     } finally {
       await n1.close()
+    }
+  })
+
+  it('a node killed and started on an empty data directory writes under a new actor; no acknowledged write is lost', {timeout: 90_000}, async () => {
+    // n1 coordinates every put sent to it (N=3 of 3 nodes: each node replicates every key).
+    const keys = Array.from({length: 8}, (_, index) => `replaced-${index}`)
+    const acknowledged = new Map<string, string[]>()
+    const before = client(1)
+    try {
+      for (const key of keys) {
+        expect((await before.put(key, `${key}-before`)).dot.node).toBe('n1')
+        acknowledged.set(key, [`${key}-before`])
+      }
+    } finally {
+      await before.close()
+    }
+
+    expect(await killNode({dir, node: 'n1'})).toMatchObject({outcome: 'killed'})
+    const {dataDir, logPath} = nodePaths(dir, 'n1')
+    await rm(dataDir, {recursive: true, force: true})
+    const started = await startNode({dir, node: 'n1'})
+    pidsSeen.add(started.pid)
+    expect(started.outcome).toBe('started')
+
+    // Blind puts through n1 again: under its old actor its counters would start over and
+    // name the dots the "before" values have, and n2 and n3 would drop them as seen.
+    const after = client(1)
+    try {
+      for (const key of keys) {
+        expect((await after.put(key, `${key}-after`)).dot.node).toMatch(/^n1~\d+\.0$/)
+        acknowledged.get(key)!.push(`${key}-after`)
+      }
+    } finally {
+      await after.close()
+    }
+    expect(await readFile(logPath, 'utf8')).toMatch(/this data directory \([0-9a-f]{16}\) is new and n[23] knows n1 on data directory [0-9a-f]{16}: writing as new actors/)
+
+    // Every acknowledged value is a sibling on every replica (R=3, through n2).
+    const reader = client(2)
+    try {
+      for (const [key, values] of acknowledged) {
+        const read = await reader.get(key, {r: 3})
+        expect(read.siblings.map((sibling) => Buffer.from(sibling.value).toString('utf8')).sort(), key).toEqual([...values].sort())
+      }
+    } finally {
+      await reader.close()
     }
   })
 
