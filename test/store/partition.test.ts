@@ -245,6 +245,23 @@ describe('group commit and write failures', () => {
     }
   })
 
+  it('opens a partition whose segment must be scanned although its hint cannot be written (a full disk)', async () => {
+    await withTempDir(async (dir) => {
+      let store = await LogStore.open({dir, sync: 'none'})
+      let partition = await store.openPartition(0)
+      await partition.put(bytes('kept'), bytes('value'))
+      await store.crash()
+      const files = new FaultyFiles()
+      files.failWritesWith = 'ENOSPC'
+      files.failOnlyPathsEndingWith = '.hint.tmp'
+      store = await LogStore.open({dir, files, sync: 'none'})
+      partition = await store.openPartition(0)
+      expect(String(await partition.get(bytes('kept')))).toBe('value')
+      expect((await readdir(join(dir, 'p-0'))).filter((name) => name.includes('.hint'))).toEqual([])
+      await store.crash()
+    })
+  })
+
   it('reports other write errors as STORE_WRITE_FAILED', async () => {
     await withTempDir(async (dir) => {
       const files = new FaultyFiles()
