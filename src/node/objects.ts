@@ -327,7 +327,9 @@ export class LocalObjects {
     const bytes = await this.meta.read(tombstoneTimesDocument(partition))
     const saved = bytes === undefined ? undefined : decodeTombstoneTimes(bytes)
     if (keys === undefined || saved === undefined) {
-      if (keys !== undefined || bytes !== undefined) this.tombstonesChanged.add(partition)
+      // Rewritten when it names tombstones this node no longer holds, or cannot be read.
+      const stale = bytes !== undefined && (saved === undefined || saved.entries.length > 0)
+      if (keys !== undefined || stale) this.tombstonesChanged.add(partition)
       return
     }
     const nowMs = this.clock.nowMs()
