@@ -32,12 +32,22 @@ const ballasts = new Set<string>()
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dyn-full-disk-'))
-  const mount = await execa('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes}`, 'tmpfs', dir], {reject: false})
-  if (mount.exitCode !== 0) {
-    throw new Error(`this test puts a node's data directory on a tmpfs and needs root to mount one (mount -t tmpfs failed: ${mount.stderr || mount.exitCode}); run it as root, as CI does`)
-  }
-  mounted = true
 })
+
+let mounting: Promise<void> | undefined
+
+/** Mounts the tmpfs on `dir` once; each test calls it first, so that without the right to
+ * mount every test fails with this message (a failed hook would only report the suite). */
+function mountTmpfs(): Promise<void> {
+  mounting ??= (async () => {
+    const mount = await execa('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes}`, 'tmpfs', dir], {reject: false})
+    if (mount.exitCode !== 0) {
+      throw new Error(`this test puts a data directory on a tmpfs and needs root to mount one (mount -t tmpfs failed: ${mount.stderr || `exit ${mount.exitCode}`}); run it as root, as CI does`)
+    }
+    mounted = true
+  })()
+  return mounting
+}
 
 afterEach(async () => {
   for (const ballast of ballasts) await rm(ballast, {force: true})
@@ -114,6 +124,7 @@ async function expectAcknowledged(client: DynClient, acknowledged: ReadonlyMap<s
 
 describe('a full disk', () => {
   it('fails puts on a real node with DISK_FULL, loses nothing acknowledged, keeps serving reads and takes writes again once space returns', async () => {
+    await mountTmpfs()
     const [wirePort, httpPort] = await freePorts(2)
     const address = `${host}:${wirePort}`
     const config = {
@@ -218,6 +229,7 @@ describe('a full disk', () => {
   }, 60_000)
 
   it('fails compaction and hint files cleanly on a full disk, leaving no temporary file and every value readable', async () => {
+    await mountTmpfs()
     const storeDir = join(dir, 'store')
     await mkdir(storeDir)
     const open = (): Promise<LogStore> => LogStore.open({dir: storeDir, sync: 'always', segmentBytesMax: 16 * 1024, compactionDeadRatioMin: 0.3})
