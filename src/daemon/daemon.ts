@@ -59,6 +59,8 @@ type State = 'serving' | 'stopping' | 'stopped'
 
 const monotonicClock: Clock = {
   nowMs: () => performance.now(),
+  // Only for times kept across restarts (src/node/tombstone-times.ts).
+  wallMs: () => Date.now(),
   schedule: (delayMs, run) => {
     const timer = setTimeout(run, delayMs)
     timer.unref()
@@ -213,6 +215,10 @@ class RunningDaemon implements Daemon {
     if (this.ticker !== undefined) clearInterval(this.ticker)
     await step('closing the wire port', () => this.wire.close())
     await step('finishing background work', () => this.node.idle())
+    // Tombstones seen since the last periodic save keep their first-seen times
+    // (docs/anti-entropy.md). Not a failure of the stop when it cannot be done (a full
+    // disk): those tombstones then count as first seen at the next start.
+    await this.node.objects.persistTombstoneTimes().catch((error: unknown) => log.warn(`saving tombstone first-seen times failed: ${messageOf(error)}; they count from the next start`))
     await step('closing peer connections', () => this.transport.close())
     await step('closing the store', () => store.close())
     await step('closing the HTTP port', () => this.admin.close())

@@ -1,11 +1,14 @@
 // The MetaStore port (src/node/ports.ts) on files: each document is one file in
 // DATA_DIR/meta/, replaced atomically (write a temporary file, fsync it, rename it over the
 // old one, fsync the directory), so a crash leaves the old or the new document, never a
-// torn one.
-import {mkdir, open, readFile, rename} from 'node:fs/promises'
+// torn one. A write that fails (a full disk) removes its temporary file, leaves the old
+// document in place and rejects with the store's named error (DISK_FULL,
+// STORE_WRITE_FAILED), as a failed put does.
+import {mkdir, open, readFile, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {DynError} from '../core/errors.js'
 import type {MetaStore} from '../node/ports.js'
+import {writeErrorFor} from '../store/index.js'
 
 const namePattern = /^[a-z][a-z0-9-]{0,63}$/
 
@@ -29,6 +32,15 @@ export class FileMetaStore implements MetaStore {
 
   async write(name: string, bytes: Uint8Array): Promise<void> {
     const target = this.path(name)
+    try {
+      await this.replace(target, bytes)
+    } catch (error) {
+      await rm(`${target}.tmp`, {force: true}).catch(() => undefined)
+      throw writeErrorFor(target, error)
+    }
+  }
+
+  private async replace(target: string, bytes: Uint8Array): Promise<void> {
     const temporary = `${target}.tmp`
     const file = await open(temporary, 'w')
     try {

@@ -101,7 +101,7 @@ export class Node {
     this.view = new ClusterView(options.config.name, initial, options.config.n)
     this.background = new Background(options.onError ?? ((error) => this.errors.push(error)))
     this.actors = new Actors(options.config.name, options.ports.meta, options.config.durableWrites ?? true, options.ports.random)
-    this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition), clock: options.ports.clock})
+    this.objects = new LocalObjects(options.ports.store, {beforeRemoval: (partition) => this.actors.beforeRemoval(partition), clock: options.ports.clock, meta: options.ports.meta})
     this.counter = new DotCounter(options.ports.meta)
     this.health = new Health(this.config.name, options.ports)
     this.hints = new Hints({

@@ -8,9 +8,12 @@
 // A key's version digest is the MD5 of its stored bytes: the encoding is canonical
 // (causality/codec.ts), so equal objects have equal digests on every node.
 //
-// It also remembers, in memory, which keys hold a tombstone-only object and since when this
-// node has held that exact version: the candidates of tombstone reaping (reaper.ts). After a
-// restart every tombstone counts as first seen at load, which only delays reaping.
+// It also remembers which keys hold a tombstone-only object and since when this node has
+// held that exact version: the candidates of tombstone reaping (reaper.ts). Those times are
+// kept in memory on the monotonic Clock and saved in batches to MetaStore documents
+// (tombstone-times.ts, persistTombstoneTimes), and restored at load for every key whose
+// version is still the saved one; any other tombstone counts as first seen at load, which
+// only delays reaping.
 //
 // And it keeps the index of conflicted keys (conflicts.ts) the same way: built at load, kept
 // on every write, removal and drop, so `kv.conflicts` lists them without reading the store.
@@ -25,7 +28,8 @@ import {merkleSegmentsDefault, type MerkleTree} from '../core/merkle.js'
 import {ConflictIndex, type ConflictPage} from './conflicts.js'
 import {descriptionBytes, describeObject, flagConflicted, flagsAt, flagTombstoneOnly, flagUnframed} from './descriptions.js'
 import {PartitionIndex} from './object-index.js'
-import type {Clock, DescribedBatch, ObjectStore} from './ports.js'
+import type {Clock, DescribedBatch, MetaStore, ObjectStore} from './ports.js'
+import {decodeTombstoneTimes, encodeTombstoneTimes, heldAtStartMs, tombstoneTimesDocument, type HeldTombstone} from './tombstone-times.js'
 import {WriteCombiner, type UpdateResult as CombinedResult} from './write-combiner.js'
 
 export {digestOf} from './descriptions.js'
@@ -62,6 +66,11 @@ export class LocalObjects {
   /** Tombstone-only keys: partition -> key name -> when this node first held that version.
    * Invariant: a key is here only while indexed with a tombstone-only object. */
   private readonly tombstones = new Map<number, Map<string, number>>()
+  /** Partitions whose tombstone set changed since its document was last written
+   * (persistTombstoneTimes); a Set.add on tombstone changes only, nothing for live puts. */
+  private readonly tombstonesChanged = new Set<number>()
+  /** Where tombstone times are kept across restarts; without it they are not. */
+  private readonly meta: MetaStore | undefined
   /** Keys whose copy holds concurrent siblings. Invariant: exactly the indexed keys whose
    * stored object isConflicted (conflicts.ts). */
   private readonly conflicted = new ConflictIndex()
@@ -71,8 +80,9 @@ export class LocalObjects {
    * on first, so no later write can cover what the deleted copy held). */
   private readonly beforeRemoval: (partition: number) => Promise<void>
 
-  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>; clock?: Clock} = {}) {
+  constructor(store: ObjectStore, options: {segments?: number; beforeRemoval?: (partition: number) => Promise<void>; clock?: Clock; meta?: MetaStore} = {}) {
     this.store = store
+    this.meta = options.meta
     this.segments = options.segments ?? merkleSegmentsDefault
     this.beforeRemoval = options.beforeRemoval ?? (async () => undefined)
     // Without a clock every tombstone is seen at 0; the node always passes its Clock port.
@@ -91,7 +101,31 @@ export class LocalObjects {
         }
       }
       index.finishLoad()
+      await this.restoreTombstoneTimes(partition)
     }
+  }
+
+  /**
+   * Writes the tombstone times of every partition whose tombstones changed since the last
+   * call (tombstone-times.ts); the reaper calls it every persistIntervalMs, the daemon at
+   * stop. Resolves with the partitions written. A failed write (a full disk) leaves its
+   * partition to the next call and rejects with the store's error.
+   */
+  async persistTombstoneTimes(): Promise<number> {
+    if (this.meta === undefined) return 0
+    const partitions = [...this.tombstonesChanged].sort((a, b) => a - b)
+    this.tombstonesChanged.clear()
+    let written = 0
+    for (const [i, partition] of partitions.entries()) {
+      try {
+        await this.meta.write(tombstoneTimesDocument(partition), encodeTombstoneTimes(this.tombstoneTimesOf(partition)))
+        written++
+      } catch (error) {
+        for (const left of partitions.slice(i)) this.tombstonesChanged.add(left)
+        throw error
+      }
+    }
+    return written
   }
 
   async read(partition: number, key: Uint8Array): Promise<StoredObject | undefined> {
@@ -151,7 +185,7 @@ export class LocalObjects {
         await this.beforeRemoval(partition)
         await this.store.delete(partition, key)
         this.index(partition).remove(keyName(key))
-        this.tombstones.get(partition)?.delete(keyName(key))
+        if (this.tombstones.get(partition)?.delete(keyName(key)) === true) this.tombstonesChanged.add(partition)
         this.conflicted.forget(partition, keyName(key))
       })
     })
@@ -223,7 +257,7 @@ export class LocalObjects {
     await this.beforeRemoval(partition)
     await this.store.drop(partition)
     this.indexes.delete(partition)
-    this.tombstones.delete(partition)
+    if (this.tombstones.delete(partition)) this.tombstonesChanged.add(partition)
     this.conflicted.forgetPartition(partition)
   }
 
@@ -264,12 +298,50 @@ export class LocalObjects {
    * it is tombstones only; a live one is no candidate. */
   private trackTombstone(partition: number, name: string, tombstoneOnly: boolean): void {
     if (!tombstoneOnly) {
-      this.tombstones.get(partition)?.delete(name)
+      if (this.tombstones.get(partition)?.delete(name) === true) this.tombstonesChanged.add(partition)
       return
     }
     const keys = this.tombstones.get(partition) ?? new Map<string, number>()
     this.tombstones.set(partition, keys)
     keys.set(name, this.clock.nowMs())
+    this.tombstonesChanged.add(partition)
+  }
+
+  /** The partition's tombstones with how long each has been held, for its document. */
+  private tombstoneTimesOf(partition: number): {writtenWallMs: number; entries: HeldTombstone[]} {
+    const nowMs = this.clock.nowMs()
+    const entries: HeldTombstone[] = []
+    for (const [name, sinceMs] of this.tombstones.get(partition) ?? []) {
+      const digest = this.indexes.get(partition)?.digest(name)
+      if (digest !== undefined) entries.push({name, digest, heldMs: Math.max(0, nowMs - sinceMs)})
+    }
+    return {writtenWallMs: this.clock.wallMs?.() ?? Number.NaN, entries}
+  }
+
+  /** After a partition loaded: each tombstone whose version is the one its document names
+   * takes back the time it was first seen (tombstone-times.ts); the others keep the load
+   * time, and the partition's document is rewritten at the next persist. */
+  private async restoreTombstoneTimes(partition: number): Promise<void> {
+    if (this.meta === undefined) return
+    const keys = this.tombstones.get(partition)
+    const bytes = await this.meta.read(tombstoneTimesDocument(partition))
+    const saved = bytes === undefined ? undefined : decodeTombstoneTimes(bytes)
+    if (keys === undefined || saved === undefined) {
+      // Rewritten when it names tombstones this node no longer holds, or cannot be read.
+      const stale = bytes !== undefined && (saved === undefined || saved.entries.length > 0)
+      if (keys !== undefined || stale) this.tombstonesChanged.add(partition)
+      return
+    }
+    const nowMs = this.clock.nowMs()
+    const wallNowMs = this.clock.wallMs?.() ?? Number.NaN
+    let restored = 0
+    for (const entry of saved.entries) {
+      const digest = this.indexes.get(partition)?.digest(entry.name)
+      if (!keys.has(entry.name) || digest === undefined || Buffer.compare(digest, entry.digest) !== 0) continue
+      keys.set(entry.name, nowMs - heldAtStartMs(entry.heldMs, saved.writtenWallMs, wallNowMs))
+      restored++
+    }
+    if (restored !== keys.size || restored !== saved.entries.length) this.tombstonesChanged.add(partition)
   }
 }
 

@@ -9,6 +9,10 @@ export type {Random}
 export interface Clock {
   /** Milliseconds on a monotonic clock; only differences are meaningful. */
   nowMs(): number
+  /** Milliseconds since the Unix epoch as the system clock says them, which may jump: only
+   * for times kept across restarts (tombstone-times.ts), where a monotonic clock restarts.
+   * Without it such times count the node's downtime as zero. */
+  wallMs?(): number
   /** Runs `run` once, `delayMs` from now, unless cancelled first. Without it a node does
    * nothing on timers of its own (a get then asks another replica only when one fails). */
   schedule?(delayMs: number, run: () => void): {cancel(): void}

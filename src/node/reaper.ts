@@ -5,8 +5,8 @@
 // delivery or anti-entropy (docs/anti-entropy.md, "Reaping tombstones").
 //
 // Every node remembers its tombstone-only keys and since when it holds each exact version
-// (objects.ts). The partition's first primary (current ring) reaps, on ticks, at most
-// keysPerRoundMax keys of one partition per round:
+// (objects.ts; kept across restarts, tombstone-times.ts). The partition's first primary
+// (current ring) reaps, on ticks, at most keysPerRoundMax keys of one partition per round:
 //
 //   reaper (first primary)               every other member         every primary
 //   candidates held >= graceMs
@@ -56,6 +56,12 @@ export interface ReaperSettings {
   readonly retryMs: number
   /** How long one request of a round may take. */
   readonly requestTimeoutMs: number
+  /** How often the first-seen times of changed partitions' tombstones are saved
+   * (objects.ts persistTombstoneTimes, tombstone-times.ts): each save rewrites one small
+   * document per changed partition. Tombstones first seen within this long before a crash
+   * count from the next start instead; short next to graceMs, long next to a document
+   * write. */
+  readonly persistIntervalMs: number
 }
 
 export const reaperDefaults: ReaperSettings = {
@@ -64,6 +70,7 @@ export const reaperDefaults: ReaperSettings = {
   keysPerRoundMax: 256,
   retryMs: 5 * 60 * 1000,
   requestTimeoutMs: 5_000,
+  persistIntervalMs: 60_000,
 }
 
 export interface ReaperStats {
@@ -74,6 +81,8 @@ export interface ReaperStats {
   /** Rounds cut short because a node could not be asked. */
   failures: number
   lastProblem: string | undefined
+  /** Saves of tombstone times that failed (a full disk): retried at the next interval. */
+  persistFailures: number
 }
 
 export interface ReaperOptions {
@@ -101,9 +110,12 @@ interface Round {
 
 export class Reaper {
   readonly settings: ReaperSettings
-  readonly stats: ReaperStats = {rounds: 0, keysReaped: 0, keysRefused: 0, failures: 0, lastProblem: undefined}
+  readonly stats: ReaperStats = {rounds: 0, keysReaped: 0, keysRefused: 0, failures: 0, lastProblem: undefined, persistFailures: 0}
   private running = false
   private nextDueMs = Number.NEGATIVE_INFINITY
+  private persisting = false
+  /** The first save waits one interval: a start has nothing new to save. */
+  private nextPersistMs: number | undefined = undefined
   /** The round robin's position over partitions. */
   private cursor = 0
   /** Refused keys ("partition:key name") -> when they may be checked again. */
@@ -127,10 +139,12 @@ export class Reaper {
     },
   }
 
-  /** Starts a round when one is due and some tombstone is; returns at once. */
+  /** Starts a round when one is due and some tombstone is, and a save of the tombstone
+   * times when one is due; returns at once. */
   tick(): void {
-    if (this.running) return
     const nowMs = this.options.clock.nowMs()
+    this.persistWhenDue(nowMs)
+    if (this.running) return
     if (nowMs < this.nextDueMs) return
     this.nextDueMs = nowMs + this.settings.intervalMs
     const round = this.choose(nowMs)
@@ -142,6 +156,26 @@ export class Reaper {
   /** Whether a round is under way. */
   get busy(): boolean {
     return this.running
+  }
+
+  private persistWhenDue(nowMs: number): void {
+    this.nextPersistMs ??= nowMs + this.settings.persistIntervalMs
+    if (this.persisting || nowMs < this.nextPersistMs) return
+    this.nextPersistMs = nowMs + this.settings.persistIntervalMs
+    this.persisting = true
+    this.options.background.track(this.persist().finally(() => (this.persisting = false)))
+  }
+
+  /** A failed save (an expected store error such as a full disk) is counted and retried at
+   * the next interval; the times stay in memory meanwhile. */
+  private async persist(): Promise<void> {
+    try {
+      await this.options.objects.persistTombstoneTimes()
+    } catch (error) {
+      if (!(error instanceof DynError)) throw error
+      this.stats.persistFailures++
+      this.stats.lastProblem = error.message
+    }
   }
 
   private async run(round: Round): Promise<void> {

@@ -31,6 +31,11 @@ export class Scheduler implements Clock {
     return this.currentMs
   }
 
+  /** Virtual time goes on across a node's crash and restart, so it is also its wall clock. */
+  wallMs(): number {
+    return this.currentMs
+  }
+
   get pending(): number {
     return this.heap.length
   }

@@ -23,7 +23,7 @@ import {HintWriter, type RecordDescriber} from './hint.js'
 import type {Keydir} from './keydir.js'
 import type {StoreEvent} from './options.js'
 import {recordHeaderBytes} from './record.js'
-import {applyCommit, commitFileName, encodeCommit, forEachKeyOf, writeFileAtomically} from './recovery.js'
+import {applyCommit, commitFileName, encodeCommit, forEachKeyOf, writeTempFile, type CompactionCommit} from './recovery.js'
 import {scanSegmentFile} from './scan.js'
 import {dataFileName, hintFileName, Segment, tempSuffix} from './segment.js'
 import {writeAll} from './files.js'
@@ -101,8 +101,9 @@ export async function compact(context: CompactionContext): Promise<CompactionRep
     for (const output of outputs) await discardOutput(context, output)
     throw writeErrorFor(context.dir, error)
   }
+  const commit = await prepareCommit(context, selected, outputs)
   try {
-    await commitAndSwap(context, selected, outputs)
+    await commitAndSwap(context, commit, selected, outputs)
   } catch (error) {
     // The commit file may be durable: the swap can only be finished by recovery at the next open.
     throw new CompactionIncompleteError(context.dir, error)
@@ -191,13 +192,28 @@ async function writeHintTemp(context: CompactionContext, id: number, bytes: Buff
   }
 }
 
-async function commitAndSwap(context: CompactionContext, selected: readonly Segment[], outputs: readonly Output[]): Promise<void> {
-  const written = outputs.filter((output) => output.size > 0)
-  for (const output of outputs) {
-    if (output.size === 0) await discardOutput(context, output)
+/** Writes the commit file under its temporary name, before the commit point: when that
+ * fails (a full disk), the outputs are discarded and the inputs stay as they were, so the
+ * compaction fails like one whose outputs could not be written and may simply run again. */
+async function prepareCommit(context: CompactionContext, selected: readonly Segment[], outputs: readonly Output[]): Promise<CompactionCommit> {
+  const commit = {inputs: selected.map((segment) => segment.id), outputs: outputs.filter((output) => output.size > 0).map((output) => output.id)}
+  try {
+    for (const output of outputs) {
+      if (output.size === 0) await discardOutput(context, output)
+    }
+    await writeTempFile(context.files, context.dir, commitFileName, encodeCommit(commit))
+  } catch (error) {
+    for (const output of outputs) await discardOutput(context, output)
+    throw writeErrorFor(context.dir, error)
   }
-  const commit = {inputs: selected.map((segment) => segment.id), outputs: written.map((output) => output.id)}
-  await writeFileAtomically(context.files, context.dir, commitFileName, encodeCommit(commit))
+  return commit
+}
+
+async function commitAndSwap(context: CompactionContext, commit: CompactionCommit, selected: readonly Segment[], outputs: readonly Output[]): Promise<void> {
+  const written = outputs.filter((output) => output.size > 0)
+  // The commit point: the commit file under its name, durably.
+  await context.files.rename(join(context.dir, commitFileName + tempSuffix), join(context.dir, commitFileName))
+  await context.files.syncDir(context.dir)
   await applyCommit(context.files, context.dir, commit)
   const added = written.map((output) => {
     const segment = new Segment(output.id, context.dir, output.file, output.size)

@@ -18,7 +18,7 @@ export class DiskFullError extends DynError {
   constructor(path: string, cause: unknown) {
     super(`disk full while writing ${path}; the write was not stored`, {
       code: 'DISK_FULL',
-      suggestion: 'free space on the data volume (or compact partitions), then retry; stored data is still readable',
+      suggestion: 'free space on the file system of the data directory, then retry: writes go through again without a restart, and stored data stays readable meanwhile',
       cause,
     })
   }

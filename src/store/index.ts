@@ -1,6 +1,6 @@
 // The log store's public surface (DESIGN §6).
 export type {CompactionReport} from './compaction.js'
-export {CompactionIncompleteError, CorruptRecordError, DiskFullError, InvalidStoreOptionError, StoreClosedError, StoreLockedError, StoreWriteError} from './errors.js'
+export {CompactionIncompleteError, CorruptRecordError, DiskFullError, InvalidStoreOptionError, StoreClosedError, StoreLockedError, StoreWriteError, writeErrorFor} from './errors.js'
 export type {OpenMode, StoreFile, StoreFiles} from './files.js'
 export {nodeFiles} from './files.js'
 export {

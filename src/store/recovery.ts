@@ -8,7 +8,7 @@
 //    counted, a torn tail truncated) and then writing the missing hint.
 import {join} from 'node:path'
 import {crc32} from 'node:zlib'
-import type {StoreFiles} from './files.js'
+import {writeAll, type StoreFiles} from './files.js'
 import {forEachHintEntry, HintWriter, validHint, type RecordDescriber} from './hint.js'
 import type {Keydir} from './keydir.js'
 import type {StoreEvent} from './options.js'
@@ -39,17 +39,30 @@ function decodeCommit(bytes: Buffer): CompactionCommit | undefined {
 
 /** Writes a small file durably under its final name: temporary name, fsync, rename, fsync dir. */
 export async function writeFileAtomically(files: StoreFiles, dir: string, name: string, bytes: Buffer): Promise<void> {
+  await writeTempFile(files, dir, name, bytes)
+  await files.rename(join(dir, name + tempSuffix), join(dir, name))
+  await files.syncDir(dir)
+}
+
+/**
+ * Writes and syncs `name` + tempSuffix. On failure (a full disk) the temporary file is
+ * removed before the error is thrown: it would hold space until the next open, and stop
+ * the next write of the same name (files are created exclusively).
+ */
+export async function writeTempFile(files: StoreFiles, dir: string, name: string, bytes: Buffer): Promise<void> {
   const tempPath = join(dir, name + tempSuffix)
   const file = await files.open(tempPath, 'create')
   try {
-    let done = 0
-    while (done < bytes.length) done += await file.write([bytes.subarray(done)], done)
-    await file.datasync()
-  } finally {
-    await file.close()
+    try {
+      await writeAll(file, [bytes], 0)
+      await file.datasync()
+    } finally {
+      await file.close()
+    }
+  } catch (error) {
+    await files.unlink(tempPath).catch(() => undefined)
+    throw error
   }
-  await files.rename(tempPath, join(dir, name))
-  await files.syncDir(dir)
 }
 
 /** Applies a committed compaction's file swap; every step may already have happened. */
@@ -167,7 +180,13 @@ async function loadByScan(context: LoadContext, segment: Segment): Promise<void>
     await truncateFile(context.files, segment.path, result.endOffset)
     segment.size = result.endOffset
   }
-  if (segment.size > 0) await writeFileAtomically(context.files, context.dir, hintFileName(segment.id), hint.finish(segment.size))
+  if (segment.size === 0) return
+  try {
+    await writeFileAtomically(context.files, context.dir, hintFileName(segment.id), hint.finish(segment.size))
+  } catch {
+    // A hint only speeds up the next open, which scans the segment again; a full disk must
+    // not keep the partition from opening and serving what it holds.
+  }
 }
 
 async function truncateFile(files: StoreFiles, path: string, length: number): Promise<void> {

@@ -3,7 +3,8 @@
 // --config FILE`, on 127.0.0.1 and random ports) answers /health, a node joining through
 // seeds is seen by the node it names, and SIGTERM stops them with exit code 0. The systemd
 // unit: `systemd-analyze verify` accepts it without a single complaint. Refusals: an
-// existing file, bad flags.
+// existing file, bad flags. A node with a cluster secret: commands, membership changes
+// through --host included, are refused without it or with a wrong one.
 import {mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -65,6 +66,19 @@ async function waitHealthy(httpAddress: string, name: string, node: Spawned): Pr
   }
   node.kill('SIGKILL')
   throw new Error(`${name} did not answer http://${httpAddress}/health:\n${(await node.exited).output}`)
+}
+
+/** `dyn ARGS` as installed (bin/run.js over the built dist), with no DYN_* variable but those given. */
+async function dynBuilt(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  const result = await execa(process.execPath, [join(root, 'bin', 'run.js'), ...args], {
+    cwd: root,
+    env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env},
+    extendEnv: false,
+    reject: false,
+    timeout: 30_000,
+    stdin: 'ignore',
+  })
+  return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
 
 async function stopGracefully(node: Spawned): Promise<number | undefined> {
@@ -216,7 +230,7 @@ describe('initTemplate', () => {
     expect(JSON.parse(await readFile(joining.path, 'utf8'))).toMatchObject({n: 3, r: 2, w: 2})
   })
 
-  it('starts a node with a secret that refuses clients without it; DYN_SECRET_FILE lets every command in', async () => {
+  it('starts a node with a secret that refuses clients and membership changes without it; DYN_SECRET_FILE lets every command in', async () => {
     const [wire, http] = await freePorts(2)
     const out = join(dir, 'secured')
     await mkdir(out)
@@ -245,6 +259,42 @@ describe('initTemplate', () => {
     const missing = await dyn(['get', 'guarded', ...remote], {env: {DYN_SECRET_FILE: join(out, 'nope.txt')}})
     expect(missing.exitCode).toBe(2)
     expect(missing.stderr).toMatch(/the cluster secret file .*nope\.txt \(DYN_SECRET_FILE\) cannot be read \(ENOENT\)/)
+
+    // The membership commands that reach a node through --host (fault injection, `cluster
+    // partition` and `heal`, only reaches the nodes of a local cluster), run as installed:
+    // with a join staged, every one of them is refused without the secret and with a wrong
+    // one, and changes nothing; with the secret they work.
+    const [joinPort, otherPort] = await freePorts(2)
+    const staged = await dynBuilt(['cluster', 'join', '--name', 's2', '--address', `127.0.0.1:${joinPort}`, ...remote, '--json'], env)
+    expect(ok(staged)).toMatchObject({name: 's2', staged: [{name: 's2', action: 'join'}]})
+    const changes = [
+      ['cluster', 'join', '--name', 's3', '--address', `127.0.0.1:${otherPort}`],
+      ['cluster', 'leave', 's1'],
+      ['cluster', 'clear'],
+      ['cluster', 'commit'],
+      ['cluster', 'plan'],
+    ]
+    const refusals = [
+      {env: {}, message: /^Error: .*127\.0\.0\.1:\d+ has a cluster secret, and this end has none\nTry: .*DYN_SECRET_FILE/m},
+      {env: {DYN_SECRET_FILE: join(out, 'wrong.txt')}, message: /^Error: .* has another cluster secret than this end \(its proof does not match\)\nTry: .*DYN_SECRET_FILE/m},
+    ]
+    const attempts = refusals.flatMap((refusal) => changes.map((args) => ({args, refusal})))
+    const runs = await Promise.all(attempts.map(({args, refusal}) => dynBuilt([...args, ...remote], refusal.env)))
+    for (const [i, run] of runs.entries()) {
+      expect(run.exitCode, `${attempts[i]!.args.join(' ')}: ${run.stderr}`).toBe(1)
+      expect(run.stderr, attempts[i]!.args.join(' ')).toMatch(attempts[i]!.refusal.message)
+    }
+    const membership = ok(await dynBuilt(['cluster', 'status', ...remote, '--json'], env)).membership as {members: {name: string; status: string}[]; ringVersion: number; staged: unknown}
+    expect({members: membership.members.map(({name, status}) => ({name, status})), ringVersion: membership.ringVersion, staged: membership.staged}).toEqual({
+      members: [{name: 's1', status: 'valid'}, {name: 's2', status: 'joining'}],
+      ringVersion: 1,
+      staged: [{name: 's2', action: 'join'}],
+    })
+    expect(ok(await dynBuilt(['cluster', 'plan', ...remote, '--json'], env))).toMatchObject({ringVersion: 2, transfers: expect.arrayContaining([expect.objectContaining({from: 's1', to: 's2'})])})
+    expect(ok(await dynBuilt(['cluster', 'clear', ...remote, '--json'], env))).toMatchObject({staged: []})
+    const nothing = await dynBuilt(['cluster', 'commit', ...remote, '--json'], env)
+    expect(nothing.exitCode).toBe(2)
+    expect(json(nothing)).toMatchObject({error: {code: 'NOTHING_STAGED'}})
     expect(await stopGracefully(child)).toBe(0)
   })
 

@@ -1,6 +1,7 @@
 // Tombstone reaping (src/node/reaper.ts) on an in-memory cluster of four nodes with N=3, so
 // every partition has one node that is not a primary (a possible fallback). The clock moves
-// only when the test moves it; the reaper is ticked directly.
+// only when the test moves it; the reaper is ticked directly. A restarted node's monotonic
+// clock starts again at 0, as a process's does; the wall clock goes on.
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 import {applyPut, decodeObject} from '../../src/core/causality.js'
@@ -12,12 +13,16 @@ import {SeededRandom} from '../../src/core/random.js'
 import {preferenceList} from '../../src/core/ring.js'
 import {encodeHintKey, hintsPartition} from '../../src/node/hints.js'
 import {Node, type NodeConfig} from '../../src/node/node.js'
-import type {Transport} from '../../src/node/ports.js'
+import type {Clock, Transport} from '../../src/node/ports.js'
 import {MapStore, bytes, text} from './harness.js'
 import {MemoryMetaStore} from '../../src/sim/memory-store.js'
 
 const partitionCount = 8
 const graceMs = 10_000
+/** Tombstone times are saved this often (reaperDefaults.persistIntervalMs is a minute). */
+const persistIntervalMs = 1_000
+/** The wall clock at nowMs 0. */
+const wallOriginMs = Date.UTC(2026, 0, 1)
 
 type Hook = (from: string, to: string, type: MessageType, payload: unknown) => Promise<void>
 
@@ -25,22 +30,42 @@ class ReapCluster {
   readonly names = ['n1', 'n2', 'n3', 'n4']
   readonly nodes = new Map<string, Node>()
   readonly stores = new Map<string, MapStore>()
+  readonly metas = new Map<string, MemoryMetaStore>()
   readonly down = new Set<string>()
   /** Links that drop requests, as "from>to". */
   readonly cut = new Set<string>()
   readonly errors: unknown[] = []
   beforeDeliver: Hook | undefined = undefined
   nowMs = 0
+  /** Added to the wall clock (a clock set back or forward). */
+  wallShiftMs = 0
 
   constructor() {
-    const members = this.names.map((name, i) => ({name, address: `127.0.0.1:${7001 + i}`}))
-    for (const [i, name] of this.names.entries()) {
-      const config: NodeConfig = {name, cluster: 'test', n: 3, r: 2, w: 2, requestTimeoutMs: 100, valueBytesMax: 1024 * 1024}
-      const store = new MapStore()
-      this.stores.set(name, store)
-      const ports = {transport: this.transportFor(name), store, meta: new MemoryMetaStore(), clock: {nowMs: () => this.nowMs}, random: new SeededRandom(i + 1)}
-      this.nodes.set(name, new Node({config, members, partitionCount, ports, reaper: {graceMs, intervalMs: 0, retryMs: 0}, onError: (error) => this.errors.push(error)}))
+    for (const name of this.names) {
+      this.stores.set(name, new MapStore())
+      this.metas.set(name, new MemoryMetaStore())
+      this.nodes.set(name, this.createNode(name, this.clockFrom(0)))
     }
+  }
+
+  /** A new process on the node's store and meta documents, started now. */
+  async restart(name: string): Promise<Node> {
+    const node = this.createNode(name, this.clockFrom(this.nowMs))
+    this.nodes.set(name, node)
+    await node.start()
+    return node
+  }
+
+  private clockFrom(startMs: number): Clock {
+    return {nowMs: () => this.nowMs - startMs, wallMs: () => wallOriginMs + this.nowMs + this.wallShiftMs}
+  }
+
+  private createNode(name: string, clock: Clock): Node {
+    const i = this.names.indexOf(name)
+    const members = this.names.map((member, index) => ({name: member, address: `127.0.0.1:${7001 + index}`}))
+    const config: NodeConfig = {name, cluster: 'test', n: 3, r: 2, w: 2, requestTimeoutMs: 100, valueBytesMax: 1024 * 1024}
+    const ports = {transport: this.transportFor(name), store: this.stores.get(name)!, meta: this.metas.get(name)!, clock, random: new SeededRandom(i + 1)}
+    return new Node({config, members, partitionCount, ports, reaper: {graceMs, intervalMs: 0, retryMs: 0, persistIntervalMs}, onError: (error) => this.errors.push(error)})
   }
 
   async start(): Promise<void> {
@@ -154,6 +179,51 @@ describe('tombstone reaping', () => {
     await put(cluster.node(at.primaries[1]!), at.key, 'again')
     expect(await read(cluster.node(at.primaries[2]!), at.key)).toMatchObject({found: true, values: ['again']})
     expect(cluster.errors).toEqual([])
+  })
+
+  it('reaps on time a tombstone first seen before its primaries restarted, counting the downtime', async () => {
+    const {cluster, at} = await deleted('gone')
+    const [first, second] = at.primaries as [string, string]
+    await cluster.reap()
+    cluster.nowMs = graceMs / 2
+    await cluster.reap()
+    // Down for a quarter of the grace period, then up again: a new process, whose
+    // monotonic clock starts at 0. The first primary restarts at once.
+    cluster.down.add(second)
+    cluster.nowMs = (3 * graceMs) / 4
+    cluster.down.delete(second)
+    for (const name of [first, second]) await cluster.restart(name)
+    cluster.nowMs = graceMs - 1
+    await cluster.reap()
+    expect(primariesHold(cluster, at)).toEqual([true, true, true])
+    cluster.nowMs = graceMs
+    await cluster.reap()
+    expect(primariesHold(cluster, at)).toEqual([false, false, false])
+    expect(cluster.node(first).reaper.stats.keysReaped).toBe(1)
+    expect(cluster.errors).toEqual([])
+  })
+
+  it('restores no time for a version that changed, and counts downtime as none when the wall clock went back', async () => {
+    const {cluster, at} = await deleted('gone')
+    const [first, second] = at.primaries as [string, string]
+    await cluster.reap()
+    cluster.nowMs = graceMs / 2
+    await cluster.reap()
+    // A newer tombstone reaches the second primary after its last save: its grace starts again.
+    const tombstone = decodeObject((await cluster.stores.get(second)!.get(at.partition, at.key))!)
+    const newer = applyPut(tombstone, {coordinator: 'n9', context: tombstone.vv, write: {kind: 'tombstone'}}).object
+    await cluster.node(second).objects.update(at.partition, at.key, () => newer)
+    cluster.nowMs = (3 * graceMs) / 4
+    await cluster.restart(second)
+    expect(cluster.node(second).objects.tombstone(at.partition, at.key)!.sinceMs).toBe(0)
+    // The first primary is down for a quarter of the grace period while its wall clock
+    // goes back an hour: that downtime counts as none.
+    cluster.down.add(first)
+    cluster.wallShiftMs = -3_600_000
+    cluster.nowMs = graceMs
+    cluster.down.delete(first)
+    const restarted = await cluster.restart(first)
+    expect(restarted.objects.tombstone(at.partition, at.key)!.sinceMs).toBe(-graceMs / 2)
   })
 
   it('does not reap a live key', async () => {

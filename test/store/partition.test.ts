@@ -172,6 +172,27 @@ describe('compaction', () => {
       await store.close()
     })
   })
+
+  it('fails a compaction whose commit file finds the disk full before its commit point: DISK_FULL, no file left, and it runs again once there is space', async () => {
+    await withTempDir(async (dir) => {
+      const files = new FaultyFiles()
+      const store = await LogStore.open({dir, files, segmentBytesMax: 200, sync: 'none', compactionDeadRatioMin: 0.2})
+      const partition = await store.openPartition(0)
+      for (let i = 0; i < 60; i++) await partition.put(bytes(`k${i % 6}`), bytes(`v${i}`))
+      const dataFiles = async (): Promise<string[]> => (await readdir(join(dir, 'p-0'))).filter((name) => name.endsWith('.data')).sort()
+      const before = await dataFiles()
+      files.failWritesWith = 'ENOSPC'
+      files.partialBytes = 5
+      files.failOnlyPathsEndingWith = 'compaction.commit.tmp'
+      await expect(partition.compact()).rejects.toMatchObject({code: 'DISK_FULL'})
+      expect(await dataFiles()).toEqual(before)
+      expect((await readdir(join(dir, 'p-0'))).filter((name) => name.endsWith('.tmp') || name === 'compaction.commit')).toEqual([])
+      files.failWritesWith = undefined
+      expect((await partition.compact()).segmentsIn).toBeGreaterThan(0)
+      for (let i = 54; i < 60; i++) expect(String(await partition.get(bytes(`k${i % 6}`)))).toBe(`v${i}`)
+      await store.close()
+    })
+  })
 })
 
 describe('group commit and write failures', () => {
@@ -222,6 +243,23 @@ describe('group commit and write failures', () => {
         await store.close()
       })
     }
+  })
+
+  it('opens a partition whose segment must be scanned although its hint cannot be written (a full disk)', async () => {
+    await withTempDir(async (dir) => {
+      let store = await LogStore.open({dir, sync: 'none'})
+      let partition = await store.openPartition(0)
+      await partition.put(bytes('kept'), bytes('value'))
+      await store.crash()
+      const files = new FaultyFiles()
+      files.failWritesWith = 'ENOSPC'
+      files.failOnlyPathsEndingWith = '.hint.tmp'
+      store = await LogStore.open({dir, files, sync: 'none'})
+      partition = await store.openPartition(0)
+      expect(String(await partition.get(bytes('kept')))).toBe('value')
+      expect((await readdir(join(dir, 'p-0'))).filter((name) => name.includes('.hint'))).toEqual([])
+      await store.crash()
+    })
   })
 
   it('reports other write errors as STORE_WRITE_FAILED', async () => {
