@@ -13,10 +13,10 @@
 // and installing the new view happen in one synchronous step, so two commits there are
 // serialised (the second finds nothing staged). Two nodes that both believe they are the
 // claimant (views not yet converged, or a network partition) may each commit a ring of the
-// same version; gossip then keeps one of them everywhere (the greatest, core/ring.ts
-// compareRings) and ownership handoff moves data to whichever ring won, but the member
-// transitions of the losing commit may stay applied without its ring. docs/membership.md
-// says to commit through one node and to check `dyn cluster status` afterwards.
+// same version; gossip then keeps one of them everywhere (the greatest,
+// core/membership.ts compareCommits), and since the members' statuses follow from the ring
+// the losing commit's transitions lose with it: its changes are staged again, and the next
+// plan shows them. Ownership handoff moves data to whichever ring won.
 import {DynError, exitCodes, unreachable} from '../core/errors.js'
 import {
   claimant,
@@ -24,9 +24,11 @@ import {
   commitPlan,
   findMember,
   MembershipError,
+  pendingChanges,
   planChanges,
   stageJoin,
   stageLeave,
+  stageRemove,
   type Plan,
   type View,
 } from '../core/membership.js'
@@ -173,6 +175,8 @@ export function stagedView(view: View, request: AdminStageRequest): View {
     }
     case 'leave':
       return stageLeave(view, requireName(request))
+    case 'remove':
+      return stageRemove(view, requireName(request))
     case 'clear':
       return clearStaged(view, request.name)
     default:
@@ -193,8 +197,9 @@ export function viewJson(view: View) {
   }
 }
 
-function stagedJson(view: View): {name: string; action: 'join' | 'leave'}[] {
-  return view.staged.flatMap((change) => (change.action === 'none' ? [] : [{name: change.name, action: change.action}]))
+/** The staged changes a commit would apply (the statuses do not reflect them yet). */
+function stagedJson(view: View): {name: string; action: 'join' | 'leave' | 'remove'}[] {
+  return pendingChanges(view).flatMap((change) => (change.action === 'none' ? [] : [{name: change.name, action: change.action}]))
 }
 
 export function planJson(plan: Plan) {
