@@ -275,6 +275,63 @@ describe('staged changes', () => {
   })
 })
 
+describe('forced removal', () => {
+  function codeOf(action: () => unknown): string | undefined {
+    try {
+      action()
+      return undefined
+    } catch (error) {
+      if (error instanceof MembershipError) return error.code
+      throw error
+    }
+  }
+
+  it('takes a valid member out of the ring and marks it left, with a warning in the plan', () => {
+    const view = stageRemove(baseView(), 'n3')
+    const plan = planChanges(view)
+    expect(plan.transitions).toEqual([{name: 'n3', from: 'valid', to: 'left'}])
+    expect(plan.warnings).toContainEqual({kind: 'forced-removal', node: 'n3', partitions: ownedCounts(baseView().ring).get('n3')})
+    expect(plan.transfers.every((transfer) => transfer.from === 'n3')).toBe(true)
+    const committed = commitPlan(view, plan)
+    expect(committed.members.find((member) => member.name === 'n3')!.status).toBe('left')
+    expect(committed.ring.nodes.map((node) => node.name)).toEqual(['n1', 'n2', 'n4'])
+    expect(pendingChanges(committed)).toEqual([])
+  })
+
+  it('marks a leaving member that cannot hand off left, in a new ring version with the same owners', () => {
+    const leaving = commitPlan(stageLeave(baseView(), 'n2'), planChanges(stageLeave(baseView(), 'n2')))
+    expect(leaving.members.find((member) => member.name === 'n2')!.status).toBe('leaving')
+    const view = stageRemove(leaving, 'n2')
+    const plan = planChanges(view)
+    expect(plan.transitions).toEqual([{name: 'n2', from: 'leaving', to: 'left'}])
+    expect(plan.transfers).toEqual([])
+    const committed = commitPlan(view, plan)
+    expect(committed.ring.version).toBe(leaving.ring.version + 1)
+    expect(committed.ring.owners).toEqual(leaving.ring.owners)
+    expect(committed.members.find((member) => member.name === 'n2')!.status).toBe('left')
+    expect(committed.leaving).toEqual([])
+  })
+
+  it('hands the claim to the next member when the claimant is staged for removal', () => {
+    expect(claimant(baseView())).toBe('n1')
+    const view = stageRemove(baseView(), 'n1')
+    expect(claimant(view)).toBe('n2')
+    expect(planChanges(view).claimant).toBe('n2')
+  })
+
+  it('refuses an unknown node, a joining or left one, and the last valid member', () => {
+    expect(codeOf(() => stageRemove(baseView(), 'n9'))).toBe('MEMBER_UNKNOWN')
+    expect(codeOf(() => stageRemove(stageJoin(baseView(), {name: 'n5', address: 'h:5'}), 'n5'))).toBe('MEMBER_NOT_REMOVABLE')
+    const removed = commitPlan(stageRemove(baseView(), 'n4'), planChanges(stageRemove(baseView(), 'n4')))
+    expect(codeOf(() => stageRemove(removed, 'n4'))).toBe('MEMBER_NOT_REMOVABLE')
+    let view = stageRemove(stageRemove(stageRemove(baseView(), 'n1'), 'n2'), 'n3')
+    expect(codeOf(() => stageRemove(view, 'n4'))).toBe('LAST_MEMBER')
+    view = commitPlan(view, planChanges(view))
+    expect(view.ring.nodes.map((node) => node.name)).toEqual(['n4'])
+    expect(codeOf(() => stageRemove(view, 'n4'))).toBe('LAST_MEMBER')
+  })
+})
+
 describe('suspicion', () => {
   const suspectAfterMs = suspicionDefaults.suspectAfterMs
 
