@@ -1,9 +1,10 @@
-// The administration requests behind `dyn cluster status/join/leave/plan/commit/clear`
+// The administration requests behind `dyn cluster status/join/leave/remove/plan/commit/clear`
 // (DESIGN §5 "Membership": changes are staged, shown as a plan, then committed by the
 // claimant; Riak's `cluster plan` / `cluster commit` work the same way).
 //
-//   admin.stage   on any node: changes its view; gossip spreads the staged change, and the
-//                 node pushes it to the claimant at once so a following plan sees it.
+//   admin.stage   on any node (join, leave, remove, clear): changes its view; gossip
+//                 spreads the staged change, and the node pushes it to the claimant at once
+//                 so a following plan sees it.
 //   admin.plan    the claimant's plan (a node that is not the claimant first syncs its view
 //                 with the claimant, then forwards the request once).
 //   admin.commit  likewise forwarded; the claimant computes the plan from its view,
@@ -60,7 +61,7 @@ export class NothingStagedError extends DynError {
     super('there are no staged changes to commit', {
       code: 'NOTHING_STAGED',
       exitCode: exitCodes.usage,
-      suggestion: 'stage a change first with `dyn cluster join` or `dyn cluster leave`, then look at `dyn cluster plan`',
+      suggestion: 'stage a change first with `dyn cluster join`, `dyn cluster leave` or `dyn cluster remove --force`, then look at `dyn cluster plan`',
     })
   }
 }
