@@ -70,7 +70,7 @@ export class ClaimantUnreachableError extends DynError {
   constructor(name: string, problem: string) {
     super(`the claimant ${name} could not be reached (${problem})`, {
       code: 'CLAIMANT_UNREACHABLE',
-      suggestion: `start ${name} again, or wait until it is reachable, then retry`,
+      suggestion: `start ${name} again, or wait until it is reachable, then retry; if its host is gone for good, remove it with \`dyn cluster remove ${name} --force\` (the next member then is the claimant)`,
     })
   }
 }
