@@ -4,14 +4,15 @@
 //   --start S      first seed of --seeds
 //   --nodes K      cluster size (default: the seed picks 3..5)
 //   --ops COUNT    operations per client (default 25)
+//   --scenario S   a scripted membership scenario: concurrent-claimants or force-remove
 //   --verbose      print the event trace and each run's statistics
 //   --keep-going   go on after a failure (one summary line per failing seed)
 // Exits 1 on the first failure (or, with --keep-going, after the last seed if any failed),
 // printing the seed, the broken invariant and the replay command.
 import {parseArgs} from 'node:util'
-import {describeStats, runSimulation, SimulationFailure, type SimulationOptions} from '../src/sim/index.js'
+import {describeStats, runSimulation, scenarioNames, SimulationFailure, type ScenarioName, type SimulationOptions} from '../src/sim/index.js'
 
-const usage = 'usage: npm run sim -- [--seed S | --seeds COUNT [--start S]] [--nodes K] [--ops COUNT] [--verbose] [--keep-going]'
+const usage = `usage: npm run sim -- [--seed S | --seeds COUNT [--start S]] [--nodes K] [--ops COUNT] [--scenario ${scenarioNames.join('|')}] [--verbose] [--keep-going]`
 
 function whole(name: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
         start: {type: 'string'},
         nodes: {type: 'string'},
         ops: {type: 'string'},
+        scenario: {type: 'string'},
         verbose: {type: 'boolean', default: false},
         'keep-going': {type: 'boolean', default: false},
       },
@@ -50,6 +52,11 @@ async function main(): Promise<void> {
   const nodes = whole('nodes', values.nodes, 1, 16)
   const ops = whole('ops', values.ops, 0, 100_000)
   const verbose = values.verbose
+  const scenario = values.scenario as ScenarioName | undefined
+  if (scenario !== undefined && !scenarioNames.includes(scenario)) {
+    console.error(`--scenario must be one of ${scenarioNames.join(', ')}, got ${JSON.stringify(scenario)}\n${usage}`)
+    process.exit(2)
+  }
   const startedMs = performance.now()
   const failed: number[] = []
   for (let index = 0; index < (seed === undefined ? count : 1); index++) {
@@ -57,6 +64,7 @@ async function main(): Promise<void> {
       seed: (start + index) % (seedMax + 1),
       ...(nodes === undefined ? {} : {nodes}),
       ...(ops === undefined ? {} : {operationsPerClient: ops}),
+      ...(scenario === undefined ? {} : {scenario}),
       ...(verbose ? {onTrace: (line: string) => console.log(line)} : {}),
     }
     try {

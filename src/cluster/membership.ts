@@ -1,6 +1,6 @@
 // Staged membership changes of a local cluster (DESIGN §5, §8): `dyn cluster join` starts a
 // new node that gossips with the running ones (its node.json lists them as seeds) and then
-// stages its join; `leave`, `clear`, `plan` and `commit` send admin requests to any running
+// stages its join; `leave`, `remove`, `clear`, `plan` and `commit` send admin requests to any running
 // node, which hands plan and commit to the claimant (src/node/admin.ts). `status` asks each
 // running node for its view and its ownership handoffs in progress.
 //
@@ -191,6 +191,24 @@ export async function leave(target: MembershipTarget & {node: string}): Promise<
   return {stagedVia: result.address, staged: result.document.staged}
 }
 
+/** A forced removal without --force. */
+export class ForceRequiredError extends DynError {
+  constructor(node: string) {
+    super(`removing ${node} skips its handoff, so writes held only on ${node} may be lost: it needs --force`, {
+      code: 'FORCE_REQUIRED',
+      exitCode: exitCodes.usage,
+      suggestion: `if ${node} still runs, hand its data off with \`dyn cluster leave ${node}\`; if its host is gone for good, run \`dyn cluster remove ${node} --force\`, then \`dyn cluster plan\` and \`dyn cluster commit\``,
+    })
+  }
+}
+
+/** Stages the forced removal of a member whose host is gone (src/node/admin.ts, 'remove'). */
+export async function remove(target: MembershipTarget & {node: string}): Promise<StageResult> {
+  await checkKnown(target, target.node)
+  const result = await askAny(target, 'admin.stage', {action: 'remove', name: target.node})
+  return {stagedVia: result.address, staged: result.document.staged}
+}
+
 export async function clear(target: MembershipTarget & {node?: string | undefined}): Promise<StageResult> {
   const result = await askAny(target, 'admin.stage', {action: 'clear', ...(target.node === undefined ? {} : {name: target.node})})
   return {stagedVia: result.address, staged: result.document.staged}
@@ -374,6 +392,11 @@ export function warningText(warning: {kind: string} & Record<string, unknown>): 
       return `${String(warning.nodes)} nodes for ${String(warning.replicas)} replicas: some keys would have fewer copies`
     case 'relaid-out':
       return `the ring had to be laid out afresh: ${String(warning.transfers)} partitions move`
+    case 'forced-removal':
+      return (
+        `${String(warning.node)} is removed by force, without handoff: its ${String(warning.partitions)} partitions are reassigned and their new owners get the data ` +
+        `from the surviving replicas (anti-entropy, handoff); writes held only on ${String(warning.node)} may be lost`
+      )
     default:
       return JSON.stringify(warning)
   }

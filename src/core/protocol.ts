@@ -247,7 +247,8 @@ export interface AdminFaultsRequest {
 }
 
 export interface AdminStageRequest {
-  readonly action: 'join' | 'leave' | 'clear'
+  /** 'remove': a forced removal (`dyn cluster remove --force`). */
+  readonly action: 'join' | 'leave' | 'remove' | 'clear'
   readonly name?: string
   readonly address?: string
   readonly weight?: number
@@ -440,11 +441,11 @@ function reapPhase(fields: Fields): ReplicaReapRequest['phase'] {
   return value as ReplicaReapRequest['phase']
 }
 
-const stageActions: ReadonlySet<string> = new Set(['join', 'leave', 'clear'])
+const stageActions: ReadonlySet<string> = new Set(['join', 'leave', 'remove', 'clear'])
 
 function stageAction(fields: Fields): AdminStageRequest['action'] {
   const value = fields.action
-  if (typeof value !== 'string' || !stageActions.has(value)) throw new BadRequestError('admin.stage', 'action must be join, leave or clear')
+  if (typeof value !== 'string' || !stageActions.has(value)) throw new BadRequestError('admin.stage', 'action must be join, leave, remove or clear')
   return value as AdminStageRequest['action']
 }
 

@@ -1,9 +1,10 @@
-// The administration requests behind `dyn cluster status/join/leave/plan/commit/clear`
+// The administration requests behind `dyn cluster status/join/leave/remove/plan/commit/clear`
 // (DESIGN §5 "Membership": changes are staged, shown as a plan, then committed by the
 // claimant; Riak's `cluster plan` / `cluster commit` work the same way).
 //
-//   admin.stage   on any node: changes its view; gossip spreads the staged change, and the
-//                 node pushes it to the claimant at once so a following plan sees it.
+//   admin.stage   on any node (join, leave, remove, clear): changes its view; gossip
+//                 spreads the staged change, and the node pushes it to the claimant at once
+//                 so a following plan sees it.
 //   admin.plan    the claimant's plan (a node that is not the claimant first syncs its view
 //                 with the claimant, then forwards the request once).
 //   admin.commit  likewise forwarded; the claimant computes the plan from its view,
@@ -13,10 +14,10 @@
 // and installing the new view happen in one synchronous step, so two commits there are
 // serialised (the second finds nothing staged). Two nodes that both believe they are the
 // claimant (views not yet converged, or a network partition) may each commit a ring of the
-// same version; gossip then keeps one of them everywhere (the greatest, core/ring.ts
-// compareRings) and ownership handoff moves data to whichever ring won, but the member
-// transitions of the losing commit may stay applied without its ring. docs/membership.md
-// says to commit through one node and to check `dyn cluster status` afterwards.
+// same version; gossip then keeps one of them everywhere (the greatest,
+// core/membership.ts compareCommits), and since the members' statuses follow from the ring
+// the losing commit's transitions lose with it: its changes are staged again, and the next
+// plan shows them. Ownership handoff moves data to whichever ring won.
 import {DynError, exitCodes, unreachable} from '../core/errors.js'
 import {
   claimant,
@@ -24,9 +25,11 @@ import {
   commitPlan,
   findMember,
   MembershipError,
+  pendingChanges,
   planChanges,
   stageJoin,
   stageLeave,
+  stageRemove,
   type Plan,
   type View,
 } from '../core/membership.js'
@@ -58,7 +61,7 @@ export class NothingStagedError extends DynError {
     super('there are no staged changes to commit', {
       code: 'NOTHING_STAGED',
       exitCode: exitCodes.usage,
-      suggestion: 'stage a change first with `dyn cluster join` or `dyn cluster leave`, then look at `dyn cluster plan`',
+      suggestion: 'stage a change first with `dyn cluster join`, `dyn cluster leave` or `dyn cluster remove --force`, then look at `dyn cluster plan`',
     })
   }
 }
@@ -67,7 +70,7 @@ export class ClaimantUnreachableError extends DynError {
   constructor(name: string, problem: string) {
     super(`the claimant ${name} could not be reached (${problem})`, {
       code: 'CLAIMANT_UNREACHABLE',
-      suggestion: `start ${name} again, or wait until it is reachable, then retry`,
+      suggestion: `start ${name} again, or wait until it is reachable, then retry; if its host is gone for good, remove it with \`dyn cluster remove ${name} --force\` (the next member then is the claimant)`,
     })
   }
 }
@@ -173,6 +176,8 @@ export function stagedView(view: View, request: AdminStageRequest): View {
     }
     case 'leave':
       return stageLeave(view, requireName(request))
+    case 'remove':
+      return stageRemove(view, requireName(request))
     case 'clear':
       return clearStaged(view, request.name)
     default:
@@ -193,8 +198,9 @@ export function viewJson(view: View) {
   }
 }
 
-function stagedJson(view: View): {name: string; action: 'join' | 'leave'}[] {
-  return view.staged.flatMap((change) => (change.action === 'none' ? [] : [{name: change.name, action: change.action}]))
+/** The staged changes a commit would apply (the statuses do not reflect them yet). */
+function stagedJson(view: View): {name: string; action: 'join' | 'leave' | 'remove'}[] {
+  return pendingChanges(view).flatMap((change) => (change.action === 'none' ? [] : [{name: change.name, action: change.action}]))
 }
 
 export function planJson(plan: Plan) {

@@ -13,7 +13,7 @@
 // refused (DESIGN §4: a Q mismatch is a startup error, never silently ignored).
 import {DynError, exitCodes} from '../core/errors.js'
 import {createRing, ringFromJson, ringToJson, type Ring} from '../core/ring.js'
-import {findMember, markLeft, mergeViews, type Member, type MemberStatus, type StagedAction, type StagedChange, type View} from '../core/membership.js'
+import {buildView, findMember, markLeft, mergeViews, type LeavingEntry, type Member, type MemberStatus, type StagedAction, type StagedChange, type View} from '../core/membership.js'
 import {randomPick, type Random} from '../core/random.js'
 import type {Background} from './background.js'
 import type {Health} from './health.js'
@@ -70,27 +70,30 @@ export function placeholderRing(options: {partitionCount: number; replicas: numb
 export function joiningView(options: {self: {name: string; address: string; weight?: number}; partitionCount: number; replicas: number}): View {
   const {self} = options
   const member: Member = {name: self.name, address: self.address, weight: self.weight ?? 1, status: 'joining', incarnation: 1}
-  return {members: [member], ring: placeholderRing({...options, self: self.name}), staged: []}
+  return buildView({records: [member], ring: placeholderRing({...options, self: self.name}), leaving: [], staged: []})
 }
 
 export function viewToJson(view: View): string {
   return JSON.stringify({
     version: viewShapeVersion,
-    members: view.members.map((member) => ({
+    // The records, not the derived statuses: records are what merges.
+    members: view.records.map((member) => ({
       name: member.name,
       address: member.address,
       weight: member.weight,
       status: member.status,
       incarnation: member.incarnation,
       ...(member.dataId === undefined ? {} : {dataId: member.dataId}),
+      ...(member.dataVersion === undefined ? {} : {dataVersion: member.dataVersion}),
     })),
     ring: view.ring.version === 0 ? {version: 0, partitionCount: view.ring.partitionCount, replicas: view.ring.replicas} : JSON.parse(ringToJson(view.ring)),
+    leaving: view.leaving.map((entry) => ({name: entry.name, incarnation: entry.incarnation})),
     staged: view.staged.map((change) => ({name: change.name, action: change.action, version: change.version})),
   })
 }
 
 const memberStatuses: ReadonlySet<string> = new Set<MemberStatus>(['joining', 'valid', 'leaving', 'left'])
-const stagedActions: ReadonlySet<string> = new Set<StagedAction>(['join', 'leave', 'none'])
+const stagedActions: ReadonlySet<string> = new Set<StagedAction>(['join', 'leave', 'remove', 'none'])
 
 /** Parses a view; a ring of version 0 becomes a placeholder ring owned by `self`. */
 export function viewFromJson(text: string, self: string): View {
@@ -109,9 +112,23 @@ export function viewFromJson(text: string, self: string): View {
   } catch (error) {
     throw new ViewFormatError(error instanceof Error ? error.message : String(error))
   }
-  const members = sortedUnique(record.members.map(parseMember), 'member')
+  const records = sortedUnique(record.members.map(parseMember), 'member')
   const staged = sortedUnique(record.staged.map(parseStaged), 'staged change')
-  return {members, ring, staged}
+  // A view written before rings carried their leaving list has it in its records' statuses.
+  const leaving =
+    record.leaving === undefined
+      ? records.filter((member) => member.status === 'leaving').map((member) => ({name: member.name, incarnation: member.incarnation}))
+      : Array.isArray(record.leaving)
+        ? sortedUnique(record.leaving.map(parseLeaving), 'leaving member')
+        : undefined
+  if (leaving === undefined) throw new ViewFormatError('leaving is not a list')
+  return buildView({records, ring, leaving, staged})
+}
+
+function parseLeaving(value: unknown): LeavingEntry {
+  const record = asRecord(value, 'a leaving member')
+  if (typeof record.name !== 'string') throw new ViewFormatError('a leaving member lacks a name')
+  return {name: record.name, incarnation: positiveInteger(record.incarnation, `leaving member ${record.name}'s incarnation`)}
 }
 
 function parseRing(value: unknown, self: string): Ring {
@@ -144,6 +161,7 @@ function parseMember(value: unknown): Member {
     status: status as MemberStatus,
     incarnation: positiveInteger(record.incarnation, `member ${name}'s incarnation`),
     ...(record.dataId === undefined ? {} : {dataId: dataIdOf(record.dataId, name)}),
+    ...(record.dataVersion === undefined ? {} : {dataVersion: positiveInteger(record.dataVersion, `member ${name}'s data version`)}),
   }
 }
 
@@ -231,9 +249,9 @@ export class Gossip {
     // The persisted view is this node's own history: it replaces the configured start
     // (the configuration's members are only how a new cluster begins). Were this node
     // missing from it, its configured record is added so that it still gossips itself.
-    const own = this.options.view.member(this.options.self)
-    const known = persisted.members.some((member) => member.name === this.options.self)
-    this.options.view.replace(known || own === undefined ? persisted : mergeViews(persisted, {members: [own], ring: persisted.ring, staged: []}))
+    const own = this.options.view.view.records.find((record) => record.name === this.options.self)
+    const known = persisted.records.some((record) => record.name === this.options.self)
+    this.options.view.replace(known || own === undefined ? persisted : mergeViews(persisted, buildView({...persisted, records: [own], staged: []})))
   }
 
   /** Merges-in and installs a view, persisting it when it changed; returns the view now
@@ -302,7 +320,7 @@ export class Gossip {
    * announced (identity.ts). */
   private outgoing(view: View): string {
     if (this.observer === undefined || this.observer.announcing) return viewToJson(view)
-    return viewToJson({...view, members: view.members.filter((member) => member.name !== this.options.self)})
+    return viewToJson(buildView({...view, records: view.records.filter((record) => record.name !== this.options.self)}))
   }
 
   /** Members to gossip with; the seeds while no other member is known. */

@@ -4,11 +4,19 @@
 //
 // When the ring changes (and at start, from the persisted view), every partition this node
 // holds keys of but is not a primary of gets a task: stream its objects, in batches of
-// replica.putMany, to every current primary; once every batch is acknowledged by every
-// primary, remove each key whose copy did not change since it was sent (under the key's
-// lock), and drop the partition once it is empty. A key written meanwhile stays and the
-// task makes another pass. Primaries merge by the sync rule, so a batch sent twice (a
-// retry, a restart mid-handoff) changes nothing: restarting simply sends again.
+// replica.putMany, to its targets; once every batch is acknowledged by every target, remove
+// each key whose copy did not change since it was sent (under the key's lock), and drop the
+// partition once it is empty. A key written meanwhile stays and the task makes another
+// pass. Targets merge by the sync rule, so a batch sent twice (a retry, a restart
+// mid-handoff) changes nothing: restarting simply sends again.
+//
+// The targets are the current primaries that did not already hold the partition: when this
+// node was a primary of it in the ring before the change, the other primaries of that ring
+// were replicas too and still hold it (what they missed, anti-entropy brings them from the
+// new owners, as between any replicas). Only when no new owner is left (the ring shrank
+// below N nodes) is it sent to every primary, so that no key this node alone holds is
+// dropped unsent. A copy held for another reason (a fallback's hinted copy) or a task
+// planned at start (the previous ring is not known) goes to every primary.
 //
 //   ring change ──> plan(): task per held, unowned partition
 //   tick ──> step(task): list keys ─> send batch ... send batch ─> verify + remove ─> drop
@@ -45,7 +53,7 @@ export type HandoffState = 'pending' | 'sending' | 'removing' | 'retrying'
 
 export interface HandoffStatus {
   readonly partition: number
-  /** The primaries the partition is streamed to. */
+  /** The primaries the partition is streamed to (those that did not hold it already). */
   readonly to: readonly string[]
   readonly keysSent: number
   readonly state: HandoffState
@@ -55,7 +63,10 @@ export interface HandoffStatus {
 
 interface Task {
   readonly partition: number
+  /** The primaries the partition is sent to: handoffTargets(primaries, holders). */
   readonly targets: readonly string[]
+  /** Nodes known to hold the partition already (the other primaries before the change). */
+  readonly holders: readonly string[]
   /** Keys of the current pass, listed when the pass starts. */
   keys: Uint8Array[] | undefined
   next: number
@@ -90,13 +101,14 @@ export class Handoff {
 
   constructor(private readonly options: HandoffOptions) {
     options.view.onChange((next, previous) => {
-      if (next.ring !== previous.ring) this.plan()
+      if (next.ring !== previous.ring) this.plan(previous.ring)
     })
   }
 
   /** Recomputes the tasks from the current ring and what the node holds. A task whose
-   * partition the node replicates again is dropped; one whose primaries changed restarts. */
-  plan(): void {
+   * partition the node replicates again is dropped; one whose targets changed restarts.
+   * `previous`: the ring before the change that caused this planning, when there was one. */
+  plan(previous?: Ring): void {
     const ring = this.options.view.ring
     // Version 0: a joining node that has not heard of the cluster's ring yet.
     if (ring.version === 0) return
@@ -109,9 +121,22 @@ export class Handoff {
         continue
       }
       const current = this.tasks.get(partition)
-      if (current !== undefined && sameNames(current.targets, primaries)) continue
-      this.tasks.set(partition, newTask(partition, primaries))
+      // A ring that changes again mid-handoff keeps the holders of the first change: a
+      // primary added by the intermediate ring may not have received everything yet.
+      const holders = current?.holders ?? this.holders(previous, partition)
+      const targets = handoffTargets(primaries, holders)
+      if (current !== undefined && sameNames(current.targets, targets)) continue
+      this.tasks.set(partition, newTask({partition, targets, holders}))
     }
+  }
+
+  /** The other primaries of `partition` in `previous` when this node was one of them: they
+   * hold the partition already. Empty when there is no previous ring or this node was not a
+   * primary in it (its copy may be a fallback's, which no primary may have). */
+  private holders(previous: Ring | undefined, partition: number): readonly string[] {
+    if (previous === undefined || previous.version === 0 || previous.partitionCount !== this.options.view.ring.partitionCount) return []
+    const before = this.primaries(previous, partition)
+    return before.includes(this.options.self) ? before.filter((name) => name !== this.options.self) : []
   }
 
   status(): HandoffStatus[] {
@@ -254,8 +279,17 @@ export class Handoff {
   }
 }
 
-function newTask(partition: number, targets: readonly string[]): Task {
-  return {partition, targets, keys: undefined, next: 0, sent: new Map(), keysSent: 0, state: 'pending', retryAtMs: 0, busy: false, problem: undefined}
+/** The primaries a moving partition is sent to: those that did not hold it already, or all of
+ * them when every primary held it (the ring has fewer nodes than before and than N): a key
+ * only the sender holds must reach some primary before the sender drops it. */
+export function handoffTargets(primaries: readonly string[], holders: readonly string[]): readonly string[] {
+  const lacking = primaries.filter((name) => !holders.includes(name))
+  return lacking.length > 0 ? lacking : primaries
+}
+
+function newTask(options: {partition: number; targets: readonly string[]; holders: readonly string[]}): Task {
+  const {partition, targets, holders} = options
+  return {partition, targets, holders, keys: undefined, next: 0, sent: new Map(), keysSent: 0, state: 'pending', retryAtMs: 0, busy: false, problem: undefined}
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

@@ -116,7 +116,11 @@ export class Hints {
         await this.forget(key)
         continue
       }
-      if (!this.options.health.isHealthy(hint.target)) continue
+      // A hint whose target no longer replicates the partition (it left, or was removed by
+      // force because its host is gone) goes to the current primaries: its target's health
+      // does not matter any more, and a removed target never becomes healthy again.
+      const redirected = !this.options.primariesOf(hint.partition).includes(hint.target)
+      if (!redirected && !this.options.health.isHealthy(hint.target)) continue
       const list = perTarget.get(hint.target) ?? []
       if (list.length < hintsPerDeliveryMax) list.push(hint)
       perTarget.set(hint.target, list)

@@ -10,8 +10,10 @@
 // event for event.
 import {AsyncLocalStorage} from 'node:async_hooks'
 import {randomFloat, randomInt, randomPick, SeededRandom, type Random} from '../core/random.js'
+import {unreachable} from '../core/errors.js'
 import {preferenceList, ringToJson, type Ring} from '../core/ring.js'
 import type {RequestOf} from '../core/protocol.js'
+import type {MemberStatus} from '../core/membership.js'
 import {decodeHintKey, hintsPartition} from '../node/hints.js'
 import {Node} from '../node/node.js'
 import type {ObjectStore} from '../node/ports.js'
@@ -37,8 +39,22 @@ const requestTimeoutMs = 100
 
 const clusterName = 'sim'
 
+/** Scripted membership scenarios, run in place of the seed's random change (docs/simulation.md):
+ *   concurrent-claimants  two nodes on both sides of a partition each commit as the claimant
+ *                         (a join on one side, a leave on the other): two rings of one
+ *                         version; after the heal the losing change is committed again, and
+ *                         both must take effect;
+ *   force-remove          a node is killed for good mid-workload, removed with a forced
+ *                         removal and the commit; every acknowledged write must survive on
+ *                         the remaining replicas and be readable at R = N. */
+export type ScenarioName = 'concurrent-claimants' | 'force-remove'
+
+export const scenarioNames: readonly ScenarioName[] = ['concurrent-claimants', 'force-remove']
+
 export interface SimulationOptions {
   readonly seed: number
+  /** A scripted membership scenario (4 nodes, no nemesis) instead of the seed's change. */
+  readonly scenario?: ScenarioName
   /** Nodes in the cluster; the seed picks 3..5 when absent. */
   readonly nodes?: number
   readonly operationsPerClient?: number
@@ -70,6 +86,9 @@ export interface SimulationConfig {
   readonly nemesis: NemesisShape
   /** A membership change staged and committed in the middle of the workload, if any. */
   readonly membership: MembershipChange
+  /** Smallest R or W a client asks for when it asks for one (1 unless a scenario needs an
+   * acknowledged write on two nodes). */
+  readonly quorumMin: number
 }
 
 /** A node joins (a new one, started with the others as seeds) or one leaves, staged with
@@ -78,6 +97,8 @@ export type MembershipChange =
   | {readonly kind: 'none'}
   | {readonly kind: 'join'; readonly node: string; readonly atMs: number}
   | {readonly kind: 'leave'; readonly node: string; readonly atMs: number}
+  | {readonly kind: 'concurrent-claimants'; readonly join: string; readonly leave: string; readonly atMs: number}
+  | {readonly kind: 'force-remove'; readonly node: string; readonly atMs: number}
 
 export interface SimulationStats {
   operations: number
@@ -130,7 +151,7 @@ export class SimulationFailure extends Error {
 /** Chooses the run's shape from the seed (its own random stream). */
 export function configure(options: SimulationOptions): SimulationConfig {
   const random = new SeededRandom(options.seed)
-  const nodeCount = options.nodes ?? 3 + randomInt(random, 3)
+  const nodeCount = options.nodes ?? (options.scenario === undefined ? 3 + randomInt(random, 3) : scenarioNodes)
   const calm = randomInt(random, 8) === 0
   const delayMsMax = 1 + randomInt(random, 30)
   const faults: NetworkFaults = {
@@ -144,7 +165,7 @@ export function configure(options: SimulationOptions): SimulationConfig {
   // Drawn from a stream of its own, so that the rest of a seed's shape stays as it was
   // before disk losses were simulated.
   const wipes = randomInt(new SeededRandom(options.seed ^ 0x77697065), 2) === 0
-  return {
+  const config: SimulationConfig = {
     seed: options.seed,
     nodes: Array.from({length: nodeCount}, (_, index) => `n${index + 1}`),
     n: Math.min(3, nodeCount),
@@ -168,6 +189,28 @@ export function configure(options: SimulationOptions): SimulationConfig {
       faultMsMax: 300 + randomInt(random, 3_000),
     },
     membership: membershipOf(random, nodeCount, Math.min(3, nodeCount)),
+    quorumMin: 1,
+  }
+  return options.scenario === undefined ? config : scenarioConfig(config, options.scenario, random)
+}
+
+/** Nodes of a scenario run: one more than N, so that a leave or a removal keeps N replicas. */
+const scenarioNodes = 4
+
+/** A scenario's shape: no nemesis (the scenario makes its own faults), synced stores (so no
+ * loss is excused), its membership change early in the workload. */
+function scenarioConfig(config: SimulationConfig, scenario: ScenarioName, random: Random): SimulationConfig {
+  const atMs = 100 + randomInt(random, 200)
+  const base: SimulationConfig = {...config, sync: {kind: 'always'}, nemesis: {...config.nemesis, partitions: false, crashes: false}}
+  switch (scenario) {
+    case 'concurrent-claimants':
+      // No message loss: the two commits must both happen while the partition holds.
+      return {...base, faults: {...config.faults, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0}, membership: {kind: 'concurrent-claimants', join: `n${config.nodes.length + 1}`, leave: config.nodes[config.nodes.length - 1]!, atMs}}
+    case 'force-remove':
+      // W >= 2: an acknowledged write is on some node besides the one removed.
+      return {...base, quorumMin: 2, membership: {kind: 'force-remove', node: randomPick(random, config.nodes), atMs}}
+    default:
+      return unreachable(scenario)
   }
 }
 
@@ -192,7 +235,8 @@ function syncModeOf(random: Random): SyncMode {
 export function replayCommand(options: SimulationOptions): string {
   const nodes = options.nodes === undefined ? '' : ` --nodes ${options.nodes}`
   const ops = options.operationsPerClient === undefined ? '' : ` --ops ${options.operationsPerClient}`
-  return `npm run sim -- --seed ${options.seed}${nodes}${ops} --verbose`
+  const scenario = options.scenario === undefined ? '' : ` --scenario ${options.scenario}`
+  return `npm run sim -- --seed ${options.seed}${nodes}${ops}${scenario} --verbose`
 }
 
 /** Runs one simulation; throws SimulationFailure on the first broken invariant. */
@@ -224,6 +268,12 @@ const adminAttemptsMax = 10
 const adminRetryMs = 500
 const adminTimeoutMs = 5_000
 
+/** concurrent-claimants: how long the partition lasts after both commits (each side spreads
+ * its ring), and how long after the heal the views may take to agree before the losing
+ * change is committed again. */
+const claimantsPartitionMs = 1_000
+const viewsAgreeMsMax = 30_000
+
 function addressOf(index: number): string {
   return `127.0.0.1:${7001 + index}`
 }
@@ -240,6 +290,8 @@ class World {
   private readonly names: string[]
   /** Whether the run's membership change is done or was never due. */
   private membershipSettled = true
+  /** Resolves when the run's membership change (or scenario) is done. */
+  private scenarioDone: Promise<void> = Promise.resolve()
   private readonly stores = new Map<string, MemoryObjectStore>()
   private readonly metas = new Map<string, MemoryMetaStore>()
   /** The running incarnation of every node that is up (and started). */
@@ -247,6 +299,8 @@ class World {
   private readonly lastFlushMs = new Map<string, number>()
   private readonly crashes: Violation[] = []
   private readonly starting = new Set<string>()
+  /** Nodes whose host is gone for good (force-remove): never restarted, their disks not read. */
+  private readonly gone = new Set<string>()
   private readonly nemesis: Nemesis
   private acknowledgedLostInCrashes = 0
   private ticking = false
@@ -313,7 +367,9 @@ class World {
     this.scheduleMembershipChange()
     const nemesis = this.nemesis.run()
     const clients = this.clientNames().map((name) => this.client(name))
-    void Promise.all(clients.map((client) => client.run())).then(() => {
+    // A scenario makes its own faults: the faults end once both the workload and it are done.
+    const workload = Promise.all(clients.map((client) => client.run()))
+    void (this.options.scenario === undefined ? workload : Promise.all([workload, this.scenarioDone])).then(() => {
       workloadDone = true
       this.quiesce()
     }, (error: unknown) => this.crashes.push({invariant: 'clients do not throw', detail: String(error)}))
@@ -327,7 +383,7 @@ class World {
       ? this.checkTrees().map((violation) => ({...violation, detail: `${violation.detail} (by anti-entropy alone, ${settleMsMax} ms after the faults ended)`}))
       : []
     await this.repairPass()
-    this.fail(...this.check(), ...views, ...byAntiEntropy, ...this.checkTrees())
+    this.fail(...this.check(), ...views, ...byAntiEntropy, ...this.checkTrees(), ...this.checkScenario())
     return {config, stats: this.stats(), traceHash: this.trace.digest()}
   }
 
@@ -336,7 +392,7 @@ class World {
   private quiesce(): void {
     this.nemesis.stop()
     this.network.heal()
-    for (const name of this.names) if (!this.network.isUp(name)) void this.startNode(name)
+    for (const name of this.names) if (!this.network.isUp(name) && !this.gone.has(name)) void this.startNode(name)
     this.quiescedAtMs = this.scheduler.nowMs()
   }
 
@@ -348,7 +404,7 @@ class World {
     if (sinceMs < settleMsMin) return false
     if (sinceMs >= settleMsMax) return true
     const nodes = [...this.nodes.values()]
-    if (nodes.length < this.names.length || nodes.some((node) => node.hints.pending > 0 || node.handoff.status().length > 0)) return false
+    if (nodes.length < this.names.length - this.gone.size || nodes.some((node) => node.hints.pending > 0 || node.handoff.status().length > 0)) return false
     if (!this.membershipSettled || this.checkViews().length > 0) return false
     return !antiEntropyConverges || this.checkTrees().length === 0
   }
@@ -461,31 +517,89 @@ class World {
     const change = this.config.membership
     if (change.kind === 'none') return
     this.membershipSettled = false
+    let done = (): void => undefined
+    this.scenarioDone = new Promise((resolve) => (done = resolve))
     this.scheduler.schedule(change.atMs, () => {
-      void this.changeMembership(change).finally(() => (this.membershipSettled = true))
+      void this.changeMembership(change).finally(() => {
+        this.membershipSettled = true
+        done()
+      })
     })
   }
 
-  /** Stages the run's join or leave on some node that is up, then commits it. */
+  /** Stages the run's join or leave on some node that is up, then commits it; or runs the
+   * scenario. */
   private async changeMembership(change: Exclude<MembershipChange, {kind: 'none'}>): Promise<void> {
+    if (change.kind === 'concurrent-claimants') return this.concurrentClaimants(change)
+    if (change.kind === 'force-remove') return this.forceRemove(change)
     if (this.quiescedAtMs !== undefined) return this.trace.record(`membership: the workload ended before the ${change.kind} of ${change.node}`)
-    if (change.kind === 'join') {
-      this.names.push(change.node)
-      this.addDisk(change.node)
-      await this.startNode(change.node)
-    }
+    if (change.kind === 'join') await this.startJoiner(change.node)
     const stage = change.kind === 'join' ? {action: 'join' as const, name: change.node, address: addressOf(this.names.indexOf(change.node))} : {action: 'leave' as const, name: change.node}
     if (await this.admin('admin.stage', stage)) await this.admin('admin.commit', {})
   }
 
-  /** Sends an admin request to a random configured node that is up, retrying a few times
-   * (a node may be down or on the other side of a partition); true once one succeeded. */
-  private async admin<T extends 'admin.stage' | 'admin.commit'>(type: T, payload: RequestOf<T>): Promise<boolean> {
-    const transport = this.network.transport('admin')
+  private async startJoiner(name: string): Promise<void> {
+    this.names.push(name)
+    this.addDisk(name)
+    await this.startNode(name)
+  }
+
+  /** Two claimants at once: a partition puts n1 and the joining node on one side and the
+   * others on the other; a join is committed on one side by n1 and a leave on the other by
+   * n3, which acts as the claimant there (a commit flagged `forwarded` runs where it is
+   * received, as on a node whose view names it the claimant). Both commit ring version 2.
+   * After the heal, once the rings agree, the change whose ring lost is committed again. */
+  private async concurrentClaimants(change: {join: string; leave: string}): Promise<void> {
+    const [first, second, third] = this.config.nodes
+    this.network.partition([first!, second!, change.join, 'admin-a'])
+    await this.startJoiner(change.join)
+    const address = addressOf(this.names.indexOf(change.join))
+    await Promise.all([
+      this.stageAndCommit({endpoint: 'admin-a', node: first!, stage: {action: 'join', name: change.join, address}}),
+      this.stageAndCommit({endpoint: 'admin-b', node: third!, stage: {action: 'leave', name: change.leave}}),
+    ])
+    await this.scheduler.sleep(claimantsPartitionMs)
+    this.network.healPartition()
+    for (let waitedMs = 0; waitedMs < viewsAgreeMsMax && this.checkViews().length > 0; waitedMs += adminRetryMs) await this.scheduler.sleep(adminRetryMs)
+    await this.commitUntil(() => this.someViewHas(change.join, 'valid') && !this.someViewHas(change.leave, 'valid'))
+  }
+
+  private async stageAndCommit(options: {endpoint: string; node: string; stage: RequestOf<'admin.stage'>}): Promise<void> {
+    const {endpoint, node, stage} = options
+    if (await this.admin('admin.stage', stage, {endpoint, node})) await this.admin('admin.commit', {forwarded: true}, {endpoint, node})
+  }
+
+  /** A host gone for good: its node is killed, never restarted, and removed by force. */
+  private async forceRemove(change: {node: string}): Promise<void> {
+    this.gone.add(change.node)
+    if (this.network.isUp(change.node)) this.crash(change.node)
+    this.trace.record(`${change.node} is gone for good`)
+    if (await this.admin('admin.stage', {action: 'remove', name: change.node})) await this.commitUntil(() => this.someViewHas(change.node, 'left'))
+  }
+
+  /** Commits until `done` holds: a commit sent to a node that has not heard of the staged
+   * change yet (gossip lost it) finds nothing staged, and is sent again a little later. */
+  private async commitUntil(done: () => boolean): Promise<void> {
+    for (let attempt = 0; attempt < adminAttemptsMax && !done(); attempt++) {
+      await this.admin('admin.commit', {})
+      if (!done()) await this.scheduler.sleep(adminRetryMs)
+    }
+  }
+
+  /** Whether some running node's view has `member` in `status`: the commit happened. */
+  private someViewHas(member: string, status: MemberStatus): boolean {
+    return [...this.nodes.values()].some((node) => node.view.member(member)?.status === status)
+  }
+
+  /** Sends an admin request to a random configured node that is up (or to `node`),
+   * retrying a few times (a node may be down or on the other side of a partition); true
+   * once one succeeded. */
+  private async admin<T extends 'admin.stage' | 'admin.commit'>(type: T, payload: RequestOf<T>, options: {endpoint?: string; node?: string} = {}): Promise<boolean> {
+    const transport = this.network.transport(options.endpoint ?? 'admin')
     for (let attempt = 0; attempt < adminAttemptsMax; attempt++) {
       const up = this.config.nodes.filter((name) => this.network.isUp(name))
       if (up.length > 0) {
-        const node = randomPick(this.streams.nemesis, up)
+        const node = options.node ?? randomPick(this.streams.nemesis, up)
         try {
           const response = await transport.request(node, type, payload, {timeoutMs: adminTimeoutMs})
           this.trace.record(`membership: ${type} ${JSON.stringify(payload)} via ${node}: ${response.ok ? 'ok' : `${response.error.code} ${response.error.message}`}`)
@@ -500,13 +614,53 @@ class World {
     return false
   }
 
-  /** Every node ends with the same ring (gossip converged). */
+  /** What the scenario must have achieved, on every node's view at the end. */
+  private checkScenario(): Violation[] {
+    const change = this.config.membership
+    const expected: [string, string][] =
+      change.kind === 'concurrent-claimants' ? [[change.join, 'valid'], [change.leave, 'left']] : change.kind === 'force-remove' ? [[change.node, 'left']] : []
+    const violations: Violation[] = []
+    for (const [name, node] of this.nodes) {
+      for (const [member, status] of expected) {
+        const seen = node.view.member(member)?.status
+        if (seen !== status) violations.push({invariant: 'every committed membership change takes effect', detail: `${name} sees ${member} ${seen ?? 'unknown'}, expected ${status}`})
+      }
+    }
+    if (change.kind === 'force-remove') {
+      // Hints held for the removed node go to the partitions' current primaries instead.
+      for (const [name, node] of this.nodes) {
+        if (node.hints.pending > 0) violations.push({invariant: 'hints for a removed node are delivered elsewhere', detail: `${name} still holds ${node.hints.pending} hints`})
+      }
+      for (const operation of this.history.operations) {
+        if (operation.client === 'checker' && operation.outcome !== 'ok') {
+          violations.push({invariant: 'every key is readable at R = N after a forced removal', key: operation.key, detail: `the read of ${operation.key} at R = ${this.config.n} ended ${operation.outcome ?? 'never'} ${operation.errorCode ?? ''}`})
+        }
+      }
+    }
+    return violations
+  }
+
+  /** Every node ends with the same ring (gossip converged), and in every node's view the
+   * valid members are exactly the ring's nodes (no status without its ring). */
   private checkViews(): Violation[] {
+    const violations: Violation[] = []
+    for (const [name, node] of this.nodes) {
+      const view = node.view.view
+      if (view.ring.version === 0) continue
+      const inRing = new Set(view.ring.nodes.map((each) => each.name))
+      const wrong = view.members.filter((member) => (member.status === 'valid') !== inRing.has(member.name))
+      if (wrong.length > 0) {
+        violations.push({
+          invariant: 'member statuses follow the ring',
+          detail: `${name} sees ${wrong.map((member) => `${member.name} ${member.status}`).join(', ')} with ring version ${view.ring.version} of ${[...inRing].join(',')}`,
+        })
+      }
+    }
     const rings = [...this.nodes].map(([name, node]) => ({name, ring: ringToJson(node.view.ring)}))
     const first = rings[0]
     const differing = rings.filter((entry) => entry.ring !== first?.ring)
-    if (first === undefined || differing.length === 0) return []
-    return [{invariant: 'membership views converge', detail: `${first.name} has ring ${first.ring}; ${differing.map((entry) => `${entry.name} has ${entry.ring}`).join('; ')}`}]
+    if (first === undefined || differing.length === 0) return violations
+    return [{invariant: 'membership views converge', detail: `${first.name} has ring ${first.ring}; ${differing.map((entry) => `${entry.name} has ${entry.ring}`).join('; ')}`}, ...violations]
   }
 
   /** The ring every node agrees on at the end (checked by checkViews). */
@@ -526,6 +680,7 @@ class World {
       n: config.n,
       cluster: clusterName,
       operationsPerClient: config.operationsPerClient,
+      quorumMin: config.quorumMin,
       thinkMsMax: 20,
       // A forwarded request may try every replica in turn, each waiting for its replicas.
       clientTimeoutMs: (config.n + 2) * requestTimeoutMs * 2,
@@ -590,6 +745,8 @@ class World {
   /** Every replica's tree of each partition is equal, and each node's tree is the one its
    * store's contents give. */
   private checkTrees(): Violation[] {
+    const missing = this.ring().nodes.filter((node) => !this.nodes.has(node.name))
+    if (missing.length > 0) return [{invariant: 'every primary is running', detail: `the ring still has ${missing.map((node) => node.name).join(', ')}, which is gone`}]
     const roots: TreeRoots = (node, partition) => this.nodes.get(node)!.objects.tree(partition).root()
     return checkTrees({ring: this.ring(), n: this.config.n, roots, stores: this.storedEntries()})
   }
@@ -597,7 +754,7 @@ class World {
   /** The keys each node holds hints for. */
   private hintedKeys(): Map<string, Set<string>> {
     return new Map(
-      [...this.stores].map(([name, store]) => [
+      this.liveStores().map(([name, store]) => [
         name,
         new Set(store.list().filter((entry) => entry.partition === hintsPartition).flatMap((entry) => {
           const hint = decodeHintKey(entry.key)
@@ -609,7 +766,12 @@ class World {
 
   /** What each node stores of the ring's partitions (hint records are not objects). */
   private storedEntries(): Map<string, StoredEntry[]> {
-    return new Map([...this.stores].map(([name, store]) => [name, store.list().filter((entry) => entry.partition !== hintsPartition)]))
+    return new Map(this.liveStores().map(([name, store]) => [name, store.list().filter((entry) => entry.partition !== hintsPartition)]))
+  }
+
+  /** The stores of every host that still exists (a gone host's disk is gone with it). */
+  private liveStores(): [string, MemoryObjectStore][] {
+    return [...this.stores].filter(([name]) => !this.gone.has(name))
   }
 
   private fail(...violations: Violation[]): void {

@@ -20,6 +20,8 @@ export interface WorkloadShape {
   readonly n: number
   readonly cluster: string
   readonly operationsPerClient: number
+  /** Smallest R or W a client asks for when it asks for another than the cluster's (1..N). */
+  readonly quorumMin?: number
   /** Pause between two operations of one client: uniform 0..thinkMsMax. */
   readonly thinkMsMax: number
   /** How long a client waits for an answer; past it the outcome is a timeout. */
@@ -89,7 +91,8 @@ export class SimClient {
     const roll = randomFloat(random)
     const kind: OperationKind = roll < 0.4 ? 'get' : roll < 0.88 ? 'put' : 'delete'
     const node = randomPick(random, shape.nodes)
-    const quorum = randomFloat(random) < 0.3 ? 1 + randomInt(random, shape.n) : undefined
+    const quorumMin = shape.quorumMin ?? 1
+    const quorum = randomFloat(random) < 0.3 ? quorumMin + randomInt(random, shape.n - quorumMin + 1) : undefined
     if (kind === 'get') await this.get({key, node, quorum})
     else await this.write({kind, key, node, quorum})
   }

@@ -3,7 +3,7 @@
 // announcement of a new id must win over every record its peers hold of it.
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {announceDataId, createView, findMember, mergeViews, type Member, type View} from '../../src/core/membership.js'
+import {announceDataId, buildView, createView, findMember, mergeViews, type Member, type View} from '../../src/core/membership.js'
 import {viewFromJson, viewToJson} from '../../src/node/gossip.js'
 
 const base = createView({partitionCount: 8, replicas: 1, members: [{name: 'n1', address: 'a:1'}]})
@@ -16,11 +16,12 @@ const memberArbitrary: fc.Arbitrary<Member> = fc.record(
     status: fc.constantFrom('joining' as const, 'valid' as const, 'leaving' as const, 'left' as const),
     incarnation: fc.integer({min: 1, max: 4}),
     dataId: fc.constantFrom('0a', '0b', 'ff'),
+    dataVersion: fc.integer({min: 1, max: 3}),
   },
   {requiredKeys: ['name', 'address', 'weight', 'status', 'incarnation']},
 )
 
-const viewOf = (member: Member): View => ({...base, members: [member]})
+const viewOf = (member: Member): View => buildView({...base, records: [member]})
 
 describe('data directory ids in member records', () => {
   it('merge stays commutative, associative and idempotent', () => {
@@ -34,12 +35,13 @@ describe('data directory ids in member records', () => {
     )
   })
 
-  it('an announcement wins over every record the announcing node had merged', () => {
+  it('an announcement wins over every record the announcing node had merged, and keeps its incarnation', () => {
     fc.assert(
       fc.property(fc.array(memberArbitrary, {minLength: 1, maxLength: 5}), fc.constantFrom('0a', '0b', 'ff', '10'), (records, id) => {
         const known = records.map(viewOf).reduce(mergeViews)
         const announced = announceDataId(known, 'n1', id)
         for (const record of records) expect(findMember(mergeViews(viewOf(record), announced), 'n1')?.dataId).toBe(id)
+        expect(findMember(announced, 'n1')?.incarnation).toBe(findMember(known, 'n1')?.incarnation)
       }),
     )
   })

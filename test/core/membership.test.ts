@@ -9,9 +9,12 @@ import {
   createView,
   markLeft,
   mergeViews,
+  pendingChanges,
   planChanges,
   stageJoin,
   stageLeave,
+  stageRemove,
+  type Transition,
   type View,
 } from '../../src/core/membership.js'
 import {ownedCounts, ringViolations, transfersBetween} from '../../src/core/ring.js'
@@ -31,6 +34,9 @@ type Operation =
   | {kind: 'clear'; at: number}
   | {kind: 'commit'; at: number}
   | {kind: 'gossip'; at: number; from: number}
+  | {kind: 'remove'; at: number; pick: number}
+  | {kind: 'left'; at: number}
+  | {kind: 'commitAnyway'; at: number}
 
 const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({kind: fc.constant('join' as const), at: fc.nat(2), name: fc.constantFrom('n5', 'n6', 'n7'), weight: fc.integer({min: 1, max: 3})}),
@@ -38,6 +44,11 @@ const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({kind: fc.constant('clear' as const), at: fc.nat(2)}),
   fc.record({kind: fc.constant('commit' as const), at: fc.nat(2)}),
   fc.record({kind: fc.constant('gossip' as const), at: fc.nat(2), from: fc.nat(2)}),
+  fc.record({kind: fc.constant('remove' as const), at: fc.nat(2), pick: fc.nat()}),
+  fc.record({kind: fc.constant('left' as const), at: fc.nat(2)}),
+  // A node that believes it is the claimant while the others' views differ (a partition,
+  // or views not converged yet): commits of the same ring version at once.
+  fc.record({kind: fc.constant('commitAnyway' as const), at: fc.nat(2)}),
 )
 
 /** Runs operations on three simulated nodes; returns every view any node ever held. */
@@ -75,7 +86,29 @@ function apply(view: View, op: Operation & {at: number}, nodes: readonly View[])
       return commitPlan(view, planChanges(view))
     case 'gossip':
       return mergeViews(view, nodes[op.from]!)
+    case 'remove': {
+      const removable = view.members.filter((member) => member.status === 'valid' || member.status === 'leaving')
+      if (removable.length === 0) return view
+      return stageRemove(view, removable[op.pick % removable.length]!.name)
+    }
+    case 'left': {
+      // The first leaving member finished its handoff.
+      const leaving = view.members.find((member) => member.status === 'leaving')
+      return leaving === undefined ? view : markLeft(view, leaving.name)
+    }
+    case 'commitAnyway':
+      return commitPlan(view, planChanges(view))
   }
+}
+
+/** What a ring decides: valid exactly for the ring's nodes, leaving never for one of them. */
+function expectStatusesFollowRing(view: View): void {
+  if (view.ring.version === 0) return
+  const inRing = new Set(view.ring.nodes.map((node) => node.name))
+  for (const member of view.members) {
+    expect(member.status === 'valid', `${member.name} is ${member.status}; ring ${[...inRing].join(',')}`).toBe(inRing.has(member.name))
+  }
+  for (const node of view.ring.nodes) expect(view.members.some((member) => member.name === node.name)).toBe(true)
 }
 
 function shuffle<T>(items: readonly T[], keys: readonly number[]): T[] {
@@ -99,6 +132,70 @@ describe('membership merge', () => {
         expect(mergeViews(a, a)).toEqual(a)
       }),
       {numRuns: 100},
+    )
+  })
+
+  it('keeps every member in the status its ring gives, in every view and every merge (concurrent claimants too)', () => {
+    fc.assert(
+      fc.property(viewsArbitrary, fc.nat(), fc.nat(), (views, i, j) => {
+        for (const view of views) expectStatusesFollowRing(view)
+        expectStatusesFollowRing(mergeViews(views[i % views.length]!, views[j % views.length]!))
+        expectStatusesFollowRing(views.reduce(mergeViews))
+      }),
+      {numRuns: 100},
+    )
+  })
+
+  it('lets the transitions of a losing concurrent commit lose with its ring, and shows them as staged again', () => {
+    const operations = fc.array(operationArbitrary, {maxLength: 15})
+    const staging = fc.array(fc.oneof(operationArbitrary.filter((op) => op.kind === 'join' || op.kind === 'leave' || op.kind === 'remove')), {maxLength: 3})
+    fc.assert(
+      fc.property(operations, staging, staging, (history, stagedA, stagedB) => {
+        // One converged base, then two nodes stage different changes and both commit.
+        const base = simulate(history).reduce(mergeViews)
+        const commitAfter = (steps: readonly Operation[]): {view: View; transitions: Transition[]} | undefined => {
+          let view = base
+          for (const step of steps) {
+            try {
+              view = apply(view, step, [])
+            } catch (error) {
+              if (!(error instanceof MembershipError)) throw error
+            }
+          }
+          try {
+            const plan = planChanges(view)
+            return plan.transitions.length === 0 ? undefined : {view: commitPlan(view, plan), transitions: [...plan.transitions]}
+          } catch (error) {
+            if (error instanceof MembershipError) return undefined
+            throw error
+          }
+        }
+        const a = commitAfter(stagedA)
+        const b = commitAfter(stagedB)
+        if (a === undefined || b === undefined) return
+        const merged = mergeViews(a.view, b.view)
+        expectStatusesFollowRing(merged)
+        const [winner, loser] = merged.ring === a.view.ring ? [a, b] : [b, a]
+        expect(merged.ring).toBe(winner.view.ring)
+        for (const member of winner.view.members) {
+          const now = merged.members.find((each) => each.name === member.name)!
+          // A forced removal of a leaving member may win even from the losing commit: the
+          // member is out of the ring either way. Every other status is the winner's.
+          if (now.status === 'left' && member.status === 'leaving') continue
+          expect(now.status, member.name).toBe(member.status)
+        }
+        // A transition of the loser for a member the winner left as it was is staged again,
+        // unless the winner's side staged something else for that member.
+        for (const transition of loser.transitions) {
+          const status = merged.members.find((member) => member.name === transition.name)!.status
+          if (status !== transition.from) continue
+          const staged = merged.staged.find((change) => change.name === transition.name)
+          const loserStaged = loser.view.staged.find((change) => change.name === transition.name)
+          if (staged === undefined || staged !== loserStaged) continue
+          expect(pendingChanges(merged).map((change) => change.name)).toContain(transition.name)
+        }
+      }),
+      {numRuns: 150},
     )
   })
 
@@ -143,7 +240,8 @@ describe('staged changes', () => {
           expect(committed.ring.nodes).toEqual(valid.map((member) => ({name: member.name, weight: member.weight})))
           expect(plan.transfers).toEqual(transfersBetween(view.ring, plan.ring))
           if (plan.transitions.length > 0) expect(committed.ring.version).toBe(view.ring.version + 1)
-          expect(committed.staged.every((change) => change.action === 'none' || !plan.transitions.some((t) => t.name === change.name))).toBe(true)
+          // The statuses now reflect every change the plan applied: nothing is pending for them.
+          expect(pendingChanges(committed).filter((change) => plan.transitions.some((t) => t.name === change.name))).toEqual([])
           const notDistinct = plan.warnings.some((warning) => warning.kind === 'replicas-not-distinct')
           expect(notDistinct).toBe(ringViolations(plan.ring).length > 0)
         }
@@ -174,6 +272,63 @@ describe('staged changes', () => {
     )
     expect(markLeft(view, 'n4').members.find((member) => member.name === 'n4')!.status).toBe('left')
     expect(() => stageLeave(view, 'n4')).toThrow(MembershipError)
+  })
+})
+
+describe('forced removal', () => {
+  function codeOf(action: () => unknown): string | undefined {
+    try {
+      action()
+      return undefined
+    } catch (error) {
+      if (error instanceof MembershipError) return error.code
+      throw error
+    }
+  }
+
+  it('takes a valid member out of the ring and marks it left, with a warning in the plan', () => {
+    const view = stageRemove(baseView(), 'n3')
+    const plan = planChanges(view)
+    expect(plan.transitions).toEqual([{name: 'n3', from: 'valid', to: 'left'}])
+    expect(plan.warnings).toContainEqual({kind: 'forced-removal', node: 'n3', partitions: ownedCounts(baseView().ring).get('n3')})
+    expect(plan.transfers.every((transfer) => transfer.from === 'n3')).toBe(true)
+    const committed = commitPlan(view, plan)
+    expect(committed.members.find((member) => member.name === 'n3')!.status).toBe('left')
+    expect(committed.ring.nodes.map((node) => node.name)).toEqual(['n1', 'n2', 'n4'])
+    expect(pendingChanges(committed)).toEqual([])
+  })
+
+  it('marks a leaving member that cannot hand off left, in a new ring version with the same owners', () => {
+    const leaving = commitPlan(stageLeave(baseView(), 'n2'), planChanges(stageLeave(baseView(), 'n2')))
+    expect(leaving.members.find((member) => member.name === 'n2')!.status).toBe('leaving')
+    const view = stageRemove(leaving, 'n2')
+    const plan = planChanges(view)
+    expect(plan.transitions).toEqual([{name: 'n2', from: 'leaving', to: 'left'}])
+    expect(plan.transfers).toEqual([])
+    const committed = commitPlan(view, plan)
+    expect(committed.ring.version).toBe(leaving.ring.version + 1)
+    expect(committed.ring.owners).toEqual(leaving.ring.owners)
+    expect(committed.members.find((member) => member.name === 'n2')!.status).toBe('left')
+    expect(committed.leaving).toEqual([])
+  })
+
+  it('hands the claim to the next member when the claimant is staged for removal', () => {
+    expect(claimant(baseView())).toBe('n1')
+    const view = stageRemove(baseView(), 'n1')
+    expect(claimant(view)).toBe('n2')
+    expect(planChanges(view).claimant).toBe('n2')
+  })
+
+  it('refuses an unknown node, a joining or left one, and the last valid member', () => {
+    expect(codeOf(() => stageRemove(baseView(), 'n9'))).toBe('MEMBER_UNKNOWN')
+    expect(codeOf(() => stageRemove(stageJoin(baseView(), {name: 'n5', address: 'h:5'}), 'n5'))).toBe('MEMBER_NOT_REMOVABLE')
+    const removed = commitPlan(stageRemove(baseView(), 'n4'), planChanges(stageRemove(baseView(), 'n4')))
+    expect(codeOf(() => stageRemove(removed, 'n4'))).toBe('MEMBER_NOT_REMOVABLE')
+    let view = stageRemove(stageRemove(stageRemove(baseView(), 'n1'), 'n2'), 'n3')
+    expect(codeOf(() => stageRemove(view, 'n4'))).toBe('LAST_MEMBER')
+    view = commitPlan(view, planChanges(view))
+    expect(view.ring.nodes.map((node) => node.name)).toEqual(['n4'])
+    expect(codeOf(() => stageRemove(view, 'n4'))).toBe('LAST_MEMBER')
   })
 })
 

@@ -161,4 +161,54 @@ describe('ownership handoff', () => {
     expect(read.ok && read.found).toBe(true)
     expect(heldPartitions(cluster, 'n4')).toEqual([])
   })
+
+  it('sends a moving partition only to the new owners that did not hold it', async () => {
+    const names = ['n1', 'n2', 'n3', 'n4']
+    const cluster = new MembershipCluster({names})
+    await cluster.start()
+    await writeKeys(cluster.node('n1'))
+    const before = cluster.node('n1').view.ring
+    const sent = new Map<number, Set<string>>()
+    cluster.onRequest = (from, to, type, payload) => {
+      if (from !== 'n2' || type !== 'replica.putMany') return
+      const partition = (payload as {partition: number}).partition
+      sent.set(partition, (sent.get(partition) ?? new Set()).add(to))
+    }
+    await stage(cluster.node('n1'), {action: 'leave', name: 'n2'})
+    await commit(cluster.node('n1'))
+    await cluster.until(() => names.every((name) => cluster.node(name).view.member('n2')?.status === 'left'))
+    const after = cluster.node('n1').view.ring
+    const expected = new Map<number, Set<string>>()
+    for (let partition = 0; partition < before.partitionCount; partition++) {
+      const old = preferenceList(before, {partition}, {n: cluster.n}).primaries
+      if (!old.includes('n2') || !heldPartitions(cluster, 'n1').includes(partition)) continue
+      expected.set(partition, new Set(preferenceList(after, {partition}, {n: cluster.n}).primaries.filter((name) => !old.includes(name))))
+    }
+    expect(expected.size).toBeGreaterThan(0)
+    expect([...expected.values()].every((targets) => targets.size === 1)).toBe(true)
+    expect(sent).toEqual(expected)
+    expect(await readAll(cluster.node('n3'), 3)).toEqual([])
+  })
+
+  it('sends to every primary when no new owner is left, so a key only the leaving node holds survives', async () => {
+    const names = ['n1', 'n2', 'n3']
+    const cluster = new MembershipCluster({names})
+    await cluster.start()
+    await writeKeys(cluster.node('n1'))
+    cluster.down.add('n1').add('n2')
+    const only = await cluster.node('n3').handle('kv.put', {key: bytes('only-on-n3'), value: bytes('kept'), w: 1})
+    expect(only.ok).toBe(true)
+    cluster.down.clear()
+    const targets = new Set<string>()
+    cluster.onRequest = (from, to, type) => {
+      if (from === 'n3' && type === 'replica.putMany') targets.add(to)
+    }
+    await stage(cluster.node('n1'), {action: 'leave', name: 'n3'})
+    await commit(cluster.node('n1'))
+    await cluster.until(() => names.every((name) => cluster.node(name).view.member('n3')?.status === 'left'))
+    expect([...targets].sort()).toEqual(['n1', 'n2'])
+    expect(heldPartitions(cluster, 'n3')).toEqual([])
+    const read = await cluster.node('n1').handle('kv.get', {key: bytes('only-on-n3'), r: 2})
+    expect(read.ok && read.found && text(read.siblings[0]!.value)).toBe('kept')
+  })
 })

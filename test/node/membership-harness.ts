@@ -25,6 +25,8 @@ export class MembershipCluster {
   readonly metas = new Map<string, MemoryMetaStore>()
   readonly down = new Set<string>()
   readonly errors: unknown[] = []
+  /** Hears of every request a node sends that reaches its peer (tests count messages). */
+  onRequest: ((from: string, to: string, type: MessageType, payload: unknown) => void) | undefined = undefined
   private readonly setups = new Map<string, NodeSetup>()
   private readonly names = new Map<string, string>()
   private timeMs = 0
@@ -128,6 +130,7 @@ export class MembershipCluster {
         await Promise.resolve()
         const name = this.names.get(peer) ?? peer
         if (this.down.has(name) || this.down.has(from) || !this.nodes.has(name)) throw new DynError(`cannot reach ${peer}`, {code: 'CONNECT_FAILED'})
+        this.onRequest?.(from, name, type, payload)
         return this.node(name).handle(type, payload)
       },
     }
