@@ -16,7 +16,7 @@ import {
   partitionCountMin,
 } from '../core/ring.js'
 import {nameBytesMax, requestTimeoutMsDefault} from '../net/index.js'
-import {parseSyncMode, type SyncMode} from '../store/index.js'
+import {parseSyncMode, segmentBytesMaxCeiling, segmentBytesMaxDefault, type SyncMode} from '../store/index.js'
 import {readFanouts, type ReadFanout} from '../node/kv.js'
 
 /** Most members of a static member list: far beyond any cluster one list is typed for, and
@@ -73,6 +73,9 @@ export interface DaemonConfig {
   readonly sync: string
   readonly syncMode: SyncMode
   readonly valueBytesMax: number
+  /** A segment file rolls over at this size; closed segments are what compaction merges
+   * (daemon/compactor.ts). */
+  readonly segmentBytesMax: number
   readonly requestTimeoutMs: number
   /** Which replicas a get asks (node/kv.ts askReplicasToGet). */
   readonly readFanout: ReadFanout
@@ -89,6 +92,10 @@ export interface DaemonConfig {
   readonly advertise?: string
 }
 
+/** Smallest segment a node may be configured with: each closed segment is a file and a
+ * hint, so smaller ones only multiply files (tests use it to see compaction soon). */
+export const configSegmentBytesMin = 4096
+
 /** Defaults of the optional fields (DESIGN §4: N/R/W 3/2/2, Q 64; §6: sync always; §11:
  * bind to loopback unless told otherwise). */
 export const configDefaults = {
@@ -101,6 +108,7 @@ export const configDefaults = {
   partitions: partitionCountDefault,
   sync: 'always',
   valueBytesMax: valueBytesMaxDefault,
+  segmentBytesMax: segmentBytesMaxDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
   readFanout: 'quorum',
   weight: 1,
@@ -214,6 +222,7 @@ const topFields = [
   'partitions',
   'sync',
   'valueBytesMax',
+  'segmentBytesMax',
   'requestTimeoutMs',
   'readFanout',
   'secret',
@@ -259,6 +268,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const partitions = partitionCount(flags.partitions ?? file['partitions'] ?? configDefaults.partitions)
   const {sync, syncMode} = syncOf(flags.sync ?? file['sync'] ?? configDefaults.sync)
   const valueBytesMax = integer('valueBytesMax', file['valueBytesMax'] ?? configDefaults.valueBytesMax, {min: 1, max: valueBytesMaxCeiling})
+  const segmentBytesMax = integer('segmentBytesMax', file['segmentBytesMax'] ?? configDefaults.segmentBytesMax, {min: configSegmentBytesMin, max: segmentBytesMaxCeiling})
   const requestTimeoutMs = integer('requestTimeoutMs', file['requestTimeoutMs'] ?? configDefaults.requestTimeoutMs, {min: 1, max: requestTimeoutMsMax})
   const readFanout = readFanoutOf(file['readFanout'] ?? configDefaults.readFanout)
   const secret = secretOf(file['secret'], 'secret')
@@ -279,6 +289,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     sync,
     syncMode,
     valueBytesMax,
+    segmentBytesMax,
     requestTimeoutMs,
     readFanout,
     ...(secret === undefined ? {} : {secret}),

@@ -23,6 +23,7 @@ import {connectionsMax, NetServer, writerTotals, type Connection, type LogEntry}
 import {Node} from '../node/node.js'
 import type {Clock} from '../node/ports.js'
 import {formatSyncMode, type StoreEvent} from '../store/index.js'
+import {Compactor} from './compactor.js'
 import {configWarnings, type DaemonConfig} from './config.js'
 import {AdminServer} from './http.js'
 import {createLog, type DaemonLog, type LogFormat} from './log.js'
@@ -74,7 +75,7 @@ export async function startDaemon(config: DaemonConfig, options: DaemonOptions =
   const log = createLog({name: config.name, ...(options.logFormat === undefined ? {} : {format: options.logFormat}), ...(options.logger === undefined ? {} : {write: options.logger})})
   for (const warning of configWarnings(config)) log.warn(warning)
   log.info('starting', {cluster: config.cluster, dataDir: config.dataDir, n: config.n, r: config.r, w: config.w, partitions: config.partitions, sync: formatSyncMode(config.syncMode)})
-  const store = await LogObjectStore.open({dataDir: config.dataDir, sync: config.syncMode, logger: (event) => logStoreEvent(log, event)})
+  const store = await LogObjectStore.open({dataDir: config.dataDir, sync: config.syncMode, segmentBytesMax: config.segmentBytesMax, logger: (event) => logStoreEvent(log, event)})
   try {
     const recovered = await store.recoverAll()
     log.info('store open', {partitions: recovered, keys: store.totals().keys})
@@ -110,12 +111,14 @@ class RunningDaemon implements Daemon {
   private readonly node: Node
   private readonly wire: NetServer
   private readonly admin: AdminServer
+  private readonly compactor: Compactor
   private addressesBound: DaemonAddresses = {wire: '', http: ''}
 
   private constructor(private readonly parts: Parts) {
     const {config} = parts
     const secret = config.secret === undefined ? undefined : Buffer.from(config.secret, 'utf8')
     const netLogger = (entry: LogEntry): void => this.onNetEvent(entry)
+    this.compactor = new Compactor({compactOne: () => parts.store.compactOne(), nowMs: () => performance.now(), warn: (message, fields) => parts.log.warn(message, fields)})
     this.faults = new FilterFaultControl((cut) => parts.log.warn(cut.length === 0 ? 'faults: every link healed' : `faults: links cut to ${cut.join(', ')}`))
     // Peers by name, and seeds by their address; gossip adds the members it learns of.
     const peerAddresses = new Map([...config.members.map((member) => [member.name, member.address] as const), ...(config.seeds ?? []).map((seed) => [seed, seed] as const)])
@@ -180,7 +183,10 @@ class RunningDaemon implements Daemon {
       await daemon.wire.destroy()
       throw error
     }
-    daemon.ticker = setInterval(() => daemon.node.tick(), tickIntervalMs)
+    daemon.ticker = setInterval(() => {
+      daemon.node.tick()
+      daemon.compactor.tick()
+    }, tickIntervalMs)
     daemon.ticker.unref()
     log.info(`serving wire=${daemon.addressesBound.wire} http=${daemon.addressesBound.http}`, {pid: process.pid})
     return daemon
@@ -215,6 +221,7 @@ class RunningDaemon implements Daemon {
     if (this.ticker !== undefined) clearInterval(this.ticker)
     await step('closing the wire port', () => this.wire.close())
     await step('finishing background work', () => this.node.idle())
+    await this.compactor.idle()
     // Tombstones seen since the last periodic save keep their first-seen times
     // (docs/anti-entropy.md). Not a failure of the stop when it cannot be done (a full
     // disk): those tombstones then count as first seen at the next start.
@@ -318,6 +325,9 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_store_live_bytes', help: 'Bytes of records holding current values.', value: totals.liveBytes},
       {name: 'dyn_store_dead_bytes', help: 'Bytes compaction can reclaim.', value: totals.deadBytes},
       {name: 'dyn_store_segments', help: 'Segment files, active ones included.', value: totals.segments},
+      {name: 'dyn_store_compactions_total', help: 'Compactions that merged segments of a partition.', value: this.compactor.compactions, counter: true},
+      {name: 'dyn_store_compaction_failures_total', help: 'Compactions that failed (a full disk...); the next check tries again.', value: this.compactor.failures, counter: true},
+      {name: 'dyn_store_compaction_reclaimed_bytes_total', help: 'Bytes compactions removed from the disk.', value: this.compactor.bytesReclaimed, counter: true},
       {name: 'dyn_store_corrupt_records', help: 'Records that failed their checksum (skipped at open or on read); never served.', value: totals.corruptRecords},
       {name: 'dyn_store_batches_written', help: 'Group commits written to partition segments.', value: totals.batchesWritten},
       {name: 'dyn_store_syncs_total', help: 'Data syncs that made writes durable (with sync always: journal syncs).', value: totals.syncs, counter: true},

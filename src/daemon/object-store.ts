@@ -5,7 +5,7 @@
 // makes their keys count in /status from the first moment.
 import {objectDescriber} from '../node/descriptions.js'
 import type {DescribedBatch, ObjectStore} from '../node/ports.js'
-import {LogStore, type Partition, type PartitionStats, type StoreEvent, type SyncMode} from '../store/index.js'
+import {LogStore, type CompactionReport, type Partition, type PartitionStats, type StoreEvent, type SyncMode} from '../store/index.js'
 import {valueBytesMaxCeiling} from '../core/limits.js'
 
 /** The store statistics /status and /metrics show, summed over open partitions. */
@@ -30,6 +30,8 @@ export interface LogObjectStoreOptions {
   dataDir: string
   sync: SyncMode
   logger?: (event: StoreEvent) => void
+  /** A segment rolls over at this size (the store's default when absent). */
+  segmentBytesMax?: number
 }
 
 /** Partitions recoverAll opens concurrently. */
@@ -56,6 +58,7 @@ export class LogObjectStore implements ObjectStore {
       // partition at start without reading its values.
       describer: objectDescriber,
       ...(options.logger === undefined ? {} : {logger: options.logger}),
+      ...(options.segmentBytesMax === undefined ? {} : {segmentBytesMax: options.segmentBytesMax}),
     })
     return new LogObjectStore(store)
   }
@@ -136,6 +139,18 @@ export class LogObjectStore implements ObjectStore {
       totals.syncedRecords += journal.records
     }
     return totals
+  }
+
+  /** Compacts the open partition with the most bytes to reclaim, if any has some; resolves
+   * with its index and report. Rejects with the store's error (DISK_FULL...). */
+  async compactOne(): Promise<{partition: number; report: CompactionReport} | undefined> {
+    let chosen: {index: number; partition: Partition; bytes: number} | undefined
+    for (const [index, partition] of this.opened) {
+      const bytes = partition.compactableBytes
+      if (bytes > 0 && (chosen === undefined || bytes > chosen.bytes)) chosen = {index, partition, bytes}
+    }
+    if (chosen === undefined) return undefined
+    return {partition: chosen.index, report: await chosen.partition.compact()}
   }
 
   /** Finishes queued writes, syncs, closes every partition and releases the lock. */

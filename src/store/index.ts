@@ -7,6 +7,7 @@ export {
   compactionDeadRatioDefault,
   formatSyncMode,
   parseSyncMode,
+  segmentBytesMaxCeiling,
   segmentBytesMaxDefault,
   type StoreEvent,
   type StoreOptions,

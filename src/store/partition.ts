@@ -3,7 +3,7 @@
 // are one positioned read of the record the keydir points to, checked against its CRC.
 import {join} from 'node:path'
 import {checkKey, checkValue} from '../core/limits.js'
-import {compact, type CompactionReport} from './compaction.js'
+import {compact, selectSegments, type CompactionReport} from './compaction.js'
 import {CompactionIncompleteError, CorruptRecordError, StoreClosedError} from './errors.js'
 import {Keydir, keyString} from './keydir.js'
 import type {ResolvedOptions} from './options.js'
@@ -248,6 +248,13 @@ export class Partition {
       syncs: this.writer.syncs,
       syncedRecords: this.writer.syncedRecords,
     }
+  }
+
+  /** Dead bytes a compaction would reclaim now: those of the closed segments whose dead
+   * ratio reaches the threshold. 0 while a compaction runs or after one could not finish. */
+  get compactableBytes(): number {
+    if (!this.isOpen || this.compacting !== undefined || this.compactionBlocked !== undefined) return 0
+    return selectSegments(this.closedSegments, this.options.compactionDeadRatioMin).reduce((sum, segment) => sum + segment.deadBytes, 0)
   }
 
   /** Merges closed segments whose dead-byte ratio reaches the threshold; one compaction at a time. */

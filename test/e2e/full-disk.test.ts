@@ -4,9 +4,10 @@
 // file, and the node is the built program (bin/run.js). Puts must fail with DISK_FULL and a
 // message that says what to do, acknowledged writes must stay readable, the node must keep
 // serving, and deleting the ballast must let writes through again without a restart; a
-// restart afterwards must find every acknowledged write and no corrupt record. The node
-// never compacts by itself, so compaction and hint files on the full disk are checked on a
-// log store opened on the same tmpfs. Needs root (mount); it fails, never skips, without it.
+// restart afterwards must find every acknowledged write and no corrupt record. Compaction
+// and hint files on the full disk are checked on a log store opened on the same tmpfs,
+// where the test decides when compaction runs (a node compacts on its own schedule,
+// src/daemon/compactor.ts). Needs root (mount); it fails, never skips, without it.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, mkdtemp, open, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
