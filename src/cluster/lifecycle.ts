@@ -8,11 +8,13 @@
 // time per cluster directory, or a concurrent one's pid may be overwritten (status then
 // shows that node as stopped although it runs; `down` still finds it by its port).
 import {resolve} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {UnknownClusterNodeError} from './errors.js'
 import {restoreCuts} from './faults.js'
 import {addressOf, httpAddressOf, readClusterFile, writeClusterFile, type ClusterFile, type NodeEntry} from './layout.js'
 import {isNodeProcess, killProcess, stopProcess, type StopOutcome} from './processes.js'
 import {programCommand, type ProgramCommand} from './program.js'
+import {isPortFree} from './ports.js'
 import {checkNodePorts, spawnNode, waitHealthy} from './up.js'
 
 export interface NodeCommandOptions {
@@ -48,10 +50,27 @@ export interface StartResult extends LifecycleBase {
 }
 
 /** Crashes the node with SIGKILL and waits until its process is gone. */
+/** How long a kill waits for the node's ports to be released after its process is gone. */
+const portsFreeWaitMs = 5_000
+
+/** How often it looks. */
+const portsFreePollMs = 20
+
+async function untilPortsFree(node: NodeEntry, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    if ((await isPortFree(node.host, node.port)) && (await isPortFree(node.host, node.httpPort))) return
+    await sleep(portsFreePollMs)
+  }
+}
+
 export async function killNode(options: NodeCommandOptions): Promise<KillResult> {
   const startedMs = performance.now()
   const {dir, node} = await findNode(options)
   const outcome = node.pid === null ? 'notRunning' : await killProcess(node.pid, {isRunning: () => isNodeProcess(node.pid, node.configPath)})
+  // A killed process's command line empties before its last thread has closed its sockets:
+  // `kill` then `start` must find the node's ports free.
+  if (outcome === 'killed') await untilPortsFree(node, portsFreeWaitMs)
   await recordPid(dir, node.name, null)
   return {dir, name: node.name, pid: outcome === 'notRunning' ? null : node.pid, outcome, elapsedMs: elapsedSince(startedMs)}
 }

@@ -71,24 +71,8 @@ export async function stopProcess(pid: number, options: {graceMs?: number; isRun
 export async function killProcess(pid: number, options: {isRunning: () => Promise<boolean>}): Promise<'killed' | 'notRunning'> {
   if (!(await options.isRunning())) return 'notRunning'
   signal(pid, 'SIGKILL')
-  // Its command line empties when its memory goes, before its files and sockets close: a
-  // node started again at once would find its own ports still taken. So wait until it has
-  // exited for good.
-  await waitUntilGone(async () => (await options.isRunning()) || !(await hasExited(pid)), killWaitMs)
+  await waitUntilGone(options.isRunning, killWaitMs)
   return 'killed'
-}
-
-/** Whether the process has closed everything: gone, or a zombie waiting to be reaped. */
-async function hasExited(pid: number): Promise<boolean> {
-  let stat: string
-  try {
-    stat = (await readFile(`/proc/${pid}/stat`)).toString('utf8')
-  } catch {
-    return !isAlive(pid)
-  }
-  // pid (command) state ...: the command may hold spaces and parentheses; the state follows the last ')'.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-  return state === 'Z' || state === 'X'
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
