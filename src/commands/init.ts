@@ -208,7 +208,7 @@ export default class Init extends BaseCommand {
     if (!this.jsonEnabled()) {
       for (const warning of result.warnings) process.stderr.write(`${warning}\n`)
       this.log(`${result.overwritten ? 'replaced' : 'wrote'} ${result.path} (template ${result.template})`)
-      if (result.tls !== undefined) this.log(`wrote ${[result.tls.cert, result.tls.key, result.tls.ca, ...(result.tls.caCreated ? [result.tls.caKey] : []), ...result.tls.client].join(', ')}`)
+      if (result.tls !== undefined) this.log(`wrote ${[result.tls.cert, result.tls.key, result.tls.ca].join(', ')}${result.tls.caCreated ? `; made the CA ${result.tls.caCert} and the commands' ${result.tls.client.join(', ')}` : ''}`)
       this.log(`Next: ${result.next.join('\n      ')}`)
     }
     return {version: jsonShapeVersion, ...result}
@@ -243,8 +243,10 @@ export interface InitOptions {
 export interface InitTlsFiles {
   readonly cert: string
   readonly key: string
-  /** The CA certificate next to the configuration. */
+  /** The CA certificate copied next to the configuration. */
   readonly ca: string
+  /** The CA's own certificate and key in --tls-dir. */
+  readonly caCert: string
   readonly caKey: string
   /** Whether the CA was made by this run (else an existing one in --tls-dir signed). */
   readonly caCreated: boolean
@@ -339,7 +341,7 @@ async function writeTlsFiles(options: {node: NodeSettings; out: string; caDir: s
   const clientCert = join(caDir, `${clientName}.pem`)
   const clientKey = join(caDir, `${clientName}-key.pem`)
   if (ca.created || !(await exists(clientCert))) await issueCertificate({ca, dir: caDir, file: clientName, name: `${node.cluster} ${clientName}`, hosts: []})
-  return {cert: issued.certPath, key: issued.keyPath, ca: caCopy, caKey: ca.keyPath, caCreated: ca.created, client: [clientCert, clientKey]}
+  return {cert: issued.certPath, key: issued.keyPath, ca: caCopy, caCert: ca.certPath, caKey: ca.keyPath, caCreated: ca.created, client: [clientCert, clientKey]}
 }
 
 function valueFlagsGiven(flags: Readonly<Record<string, unknown>>): ValueFlag[] {
@@ -601,7 +603,7 @@ function nextSteps(settings: TemplateSettings, path: string, tls: InitTlsFiles |
         `dyn node start --config ${path}   (runs the node in the foreground)`,
         ...(tls === undefined
           ? []
-          : [`export DYN_TLS_CA=${tls.ca} DYN_TLS_CERT=${tls.client[0] ?? ''} DYN_TLS_KEY=${tls.client[1] ?? ''}   (for the commands; keep ${tls.caKey} off the nodes)`]),
+          : [`export DYN_TLS_CA=${tls.caCert} DYN_TLS_CERT=${tls.client[0] ?? ''} DYN_TLS_KEY=${tls.client[1] ?? ''}   (for the commands; keep ${tls.caKey} off the nodes)`]),
         `dyn init --template systemd --config-path ${path} --data-dir ${settings.node.dataDir} --out /etc/systemd/system   (runs it as a service)`,
       ]
     case 'systemd': {
