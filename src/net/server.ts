@@ -3,7 +3,6 @@
 // hello on each, dispatches requests to the handler table and closes gracefully (stop
 // accepting, let in-flight requests finish) for SIGTERM.
 import {createServer, type Server, type Socket} from 'node:net'
-import {createServer as createTlsServer} from 'node:tls'
 import {assert} from '../core/errors.js'
 import {Connection, reservedTypes, type ConnectionSettings, type Handler, type Identity, type Logger} from './connection.js'
 import {encodeFrame} from './codec.js'
@@ -78,7 +77,7 @@ export class NetServer {
   /** Starts listening; rejects with PortInUseError or ListenError. */
   async listen(address: ListenAddress): Promise<ListenAddress> {
     assert(this.server === undefined, 'listen called twice')
-    const server = this.createListener()
+    const server = await this.createListener()
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
@@ -110,9 +109,11 @@ export class NetServer {
     await stopped
   }
 
-  private createListener(): Server {
+  private async createListener(): Promise<Server> {
     const tls = this.options.tls
     if (tls === undefined) return createServer((socket) => this.accept(socket))
+    // Loaded here: every client imports this module, and most never serve anything.
+    const {createServer: createTlsServer} = await import('node:tls')
     const server = createTlsServer(
       {
         cert: tls.cert,
