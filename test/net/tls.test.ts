@@ -2,7 +2,7 @@
 // named errors of every mismatch (plaintext against TLS both ways, a missing or foreign
 // client certificate, an unknown CA). Certificates come from the same code as
 // `dyn init --tls` (src/cluster/certificates.ts), made once for the file.
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
@@ -25,7 +25,7 @@ beforeAll(async () => {
   const node = await issueCertificate({ca, dir, file: 'n1', name: 'n1', hosts: ['127.0.0.1', 'localhost']})
   const user = await issueCertificate({ca, dir, file: 'client', name: 'client', hosts: []})
   const otherDir = join(dir, 'other')
-  await import('node:fs/promises').then((fs) => fs.mkdir(otherDir))
+  await mkdir(otherDir)
   const otherCa = await ensureCertificateAuthority(otherDir, 'other')
   const other = await issueCertificate({ca: otherCa, dir: otherDir, file: 'client', name: 'client', hosts: []})
   const read = (path: string) => readFile(path)
