@@ -269,6 +269,7 @@ export async function initTemplate(options: InitOptions): Promise<InitResult> {
   const name = templateInfo(options.template).name
   checkApplicable(name, valueFlagsGiven(options.flags))
   checkSwitches(name, {tls: options.tls === true, insecure: options.insecure === true})
+  if (options.flags['tls-dir'] !== undefined && options.tls !== true) throw new InitFlagError('--tls-dir', 'is given without --tls', 'give --tls too, or leave --tls-dir out')
   const out = resolve(options.flags.out)
   const path = join(out, templates[name].output)
   const base = await settingsOf(name, options.flags, out)

@@ -196,6 +196,7 @@ describe('initTemplate', () => {
     ['a node not among the members', 'node', {...node, name: 'n9', n: 1}, /^the configuration would be invalid: name: "n9" is not one of members \(n1\) \(set by --name\)/],
     ['a joining node on a wildcard address', 'node', {name: 'n4', listen: '0.0.0.0:7001', seeds: '10.0.0.1:7001'}, /^--listen: 0\.0\.0\.0:7001: a node joining through --seeds announces its listen address/],
     ['neither members nor seeds', 'node', {name: 'n1', listen: '127.0.0.1:7001'}, /^--members: is missing, and so is --seeds/],
+    ['a CA folder without --tls', 'node', {...node, 'tls-dir': '/tmp/ca'}, /^--tls-dir: is given without --tls/],
     ['a missing name', 'node', {listen: '127.0.0.1:7001', seeds: '10.0.0.1:7001'}, /^--name: is missing/],
     ['a flag of another template', 'node', {...node, bin: '/usr/bin/dyn'}, /^--bin: does not apply to --template node/],
     ['a relative program path', 'systemd', {bin: 'dyn'}, /^--bin: dyn is not an absolute path/],
