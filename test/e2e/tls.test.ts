@@ -100,8 +100,14 @@ describe('a TLS cluster made by dyn init --tls', () => {
     expect(JSON.parse(get.stdout)).toMatchObject({found: true, siblings: [{value: 'secret-value'}]})
   })
 
-  it('tells a plaintext client that the port wants TLS, and refuses a client without a certificate', async () => {
-    const [plain, noCert] = await Promise.all([dyn(['get', 'tls-key', '--host', wire1]), dyn(['get', 'tls-key', '--host', wire1, '--tls-ca', join(caDir, 'ca.pem')])])
+  it('tells a plaintext client that the port wants TLS, refuses a client without a certificate, and shows the members to one with it', async () => {
+    const [plain, noCert, status] = await Promise.all([
+      dyn(['get', 'tls-key', '--host', wire1]),
+      dyn(['get', 'tls-key', '--host', wire1, '--tls-ca', join(caDir, 'ca.pem')]),
+      dyn(['cluster', 'status', '--host', wire1, '--json'], tlsEnv),
+    ])
+    expect(status.exitCode, status.stderr + status.stdout).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({membership: {members: [{name: 'n1', status: 'valid'}, {name: 'n2', status: 'valid'}]}})
     expect(plain.exitCode).toBe(1)
     expect(plain.stderr).toMatch(/closed the connection without a hello: it most likely accepts only TLS connections/)
     expect(plain.stderr).toMatch(/--tls-ca \(DYN_TLS_CA\)/)
