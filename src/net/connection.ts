@@ -275,7 +275,9 @@ export class Connection {
    * says so only after the handshake, in TLS 1.3) becomes the named error of `ready`. */
   private onSocketError(error: Error): void {
     if (this.side === 'connector' && (this.state === 'hello' || this.state === 'auth')) {
-      const failure = (this.encrypted ? tlsClientFailure(error, this.address) : undefined) ?? (!this.receivedAny && isReset(error) ? closedBeforeHello(this.address, this.encrypted) : undefined)
+      // A reset is not read as a TLS port: a node killed mid-connect resets too, and its
+      // CONNECTION_CLOSED lets a client try the next node.
+      const failure = this.encrypted ? tlsClientFailure(error, this.address) : undefined
       if (failure !== undefined) this.rejectReady(failure)
     }
     this.finish(`socket error: ${error.message}`)
@@ -548,10 +550,6 @@ export class Connection {
     const peer = this.peerInfo?.name
     this.logger({...entry, address: this.address, ...(peer === undefined ? {} : {peer})})
   }
-}
-
-function isReset(error: Error): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ECONNRESET'
 }
 
 function parseErrorFields(payload: unknown): ErrorFields {
