@@ -3,6 +3,9 @@
 // by side, never numbers from elsewhere).
 //
 //   dyn    3 nodes from the built program, N=3 R=2 W=2, Q=64, sync always; client library
+//   dyn-tls  the same with TLS on both ports and client certificates required (as `dyn
+//          init --tls` sets it up; ECDSA P-256 keys from src/cluster/certificates.ts), measured
+//          at concurrency 64 only and compared with dyn: what TLS costs
 //   etcd   3 members (Debian's etcd-server), default durable settings; gRPC via `etcd3`
 //   redis  1 node (Debian's redis-server), appendonly yes, appendfsync always; `redis` client
 //
@@ -23,18 +26,23 @@
 // Every server listens on 127.0.0.1 only, keeps its data in one temporary directory, and is
 // stopped and the directory removed at the end, on failure and on Ctrl-C.
 import {rmSync} from 'node:fs'
-import {mkdir, mkdtemp, rm} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises'
 import {cpus, loadavg, tmpdir, totalmem} from 'node:os'
 import {join} from 'node:path'
+import {ensureCertificateAuthority, issueCertificate} from '../src/cluster/certificates.js'
 import {parseArgs, UsageError, type BenchArgs} from './peers/args.js'
-import {dynDurablePreset, dynPortsPerNode, startDyn} from './peers/dyn.js'
+import {dynDurablePreset, dynPortsPerNode, startDyn, type DynClusterOptions} from './peers/dyn.js'
 import {etcdMembers, etcdPeer, etcdPortsPerMember, etcdVersion, startEtcd} from './peers/etcd.js'
 import {ensurePeer} from './peers/install.js'
 import {benchValue, closedLoop, getPreloaded, preload, putFresh, type Target} from './peers/load.js'
 import {freePorts, ProcessGroup} from './peers/processes.js'
 import {redisPeer, redisPorts, redisVersion, startRedis} from './peers/redis.js'
-import {ratioTables, resultsTable} from './peers/report.js'
+import {ratioTables, resultsTable, tlsTable} from './peers/report.js'
 import {jsonDocument, medianRows, opNames, summarize, type Measurement, type SystemName} from './peers/rows.js'
+
+/** The concurrencies dyn-tls is measured at: one is enough to price TLS, and 64 is where a
+ * loaded node spends the most per request on the wire. */
+export const tlsConcurrencies: readonly number[] = [64]
 
 /** How long closing one client may take at the end before the servers are stopped anyway. */
 const clientCloseTimeoutMs = 5_000
@@ -104,6 +112,11 @@ async function startSystem(system: SystemName, options: {args: BenchArgs; runDir
     log(`dyn: starting ${dynDurablePreset.nodes} nodes (N=${dynDurablePreset.n} R=${dynDurablePreset.r} W=${dynDurablePreset.w}, Q=${dynDurablePreset.partitions}, sync ${dynDurablePreset.sync})`)
     return startDyn({dir, ports, processes, cluster: {...dynDurablePreset, nodeConfig: {...dynDurablePreset.nodeConfig, ...args.dynConfig}}})
   }
+  if (system === 'dyn-tls') {
+    log(`dyn-tls: starting ${dynDurablePreset.nodes} nodes as dyn, with TLS and client certificates required`)
+    const preset = await tlsPreset(dir)
+    return startDyn({dir, ports, processes, cluster: {...preset, nodeConfig: {...preset.nodeConfig, ...args.dynConfig}}})
+  }
   const peer = system === 'etcd' ? etcdPeer : redisPeer
   const found = await ensurePeer(peer, {install: args.install, log})
   if (!found.ok) {
@@ -124,8 +137,27 @@ async function startSystem(system: SystemName, options: {args: BenchArgs; runDir
   }
 }
 
+/** dynDurablePreset with TLS as `dyn init --tls` sets it up: a CA, the nodes' certificate
+ * (each node serves with it and presents it to its peers; on loopback one certificate for
+ * 127.0.0.1 fits all three, and the handshakes cost the same), the client's. */
+async function tlsPreset(dir: string): Promise<DynClusterOptions> {
+  const ca = await ensureCertificateAuthority(dir, dynDurablePreset.cluster)
+  const issue = (name: string) => issueCertificate({ca, dir, file: name, name, hosts: ['127.0.0.1', 'localhost']})
+  const node = await issue('node')
+  const client = await issue('client')
+  const caPem = await readFile(ca.certPath)
+  return {
+    ...dynDurablePreset,
+    system: 'dyn-tls',
+    nodeConfig: {...dynDurablePreset.nodeConfig, tls: {cert: node.certPath, key: node.keyPath, ca: ca.certPath, requireClientCert: true}},
+    client: {tls: {ca: caPem, cert: await readFile(client.certPath), key: await readFile(client.keyPath)}},
+    adminTls: {ca: caPem},
+  }
+}
+
 const portsNeeded: Record<SystemName, number> = {
   dyn: dynDurablePreset.nodes * dynPortsPerNode,
+  'dyn-tls': dynDurablePreset.nodes * dynPortsPerNode,
   etcd: etcdMembers * etcdPortsPerMember,
   redis: redisPorts,
 }
@@ -140,6 +172,7 @@ async function measureAll(args: BenchArgs, targets: readonly Target[]): Promise<
     for (const concurrency of args.concurrencies) {
       for (const op of opNames) {
         for (const target of targets) {
+          if (target.system === 'dyn-tls' && !tlsConcurrencies.includes(concurrency)) continue
           const call = op === 'put' ? putFresh(target, value, `bench-put-r${round}-c${concurrency}`) : getPreloaded(target)
           const loop = await closedLoop(concurrency, args.seconds, call)
           const summary = summarize(loop.latenciesMs, loop.elapsedMs)
@@ -183,6 +216,8 @@ async function main(args: BenchArgs): Promise<void> {
     const tables = ratioTables(rows)
     if (tables.length === 0) console.log('\nno ratios: no peer was measured')
     for (const table of tables) console.log(`\n${table}`)
+    const tls = tlsTable(rows)
+    if (tls !== undefined) console.log(`\n${tls}`)
   }
   if (skipped.length > 0) log(`skipped (see above): ${skipped.join(', ')}`)
 }

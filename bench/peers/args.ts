@@ -38,7 +38,7 @@ export interface BenchArgs {
 }
 
 export const usage = `usage: npm run bench:cluster -- [--json] [--rounds N] [--seconds S]
-                              [--concurrency 1,16,64,256] [--systems dyn,etcd,redis] [--no-install]
+                              [--concurrency 1,16,64,256] [--systems dyn,dyn-tls,etcd,redis] [--no-install]
                               [--dyn-config '{"FIELD": VALUE}']`
 
 export class UsageError extends Error {

@@ -5,6 +5,8 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {DynClient, type DynClientOptions} from '../../src/client/index.js'
+import {probeHealth} from '../../src/cluster/health.js'
+import type {TlsClientSettings} from '../../src/net/index.js'
 import type {Target} from './load.js'
 import {loopback, type ProcessGroup} from './processes.js'
 
@@ -24,8 +26,12 @@ export interface DynClusterOptions {
   readonly sync: string
   /** More fields of every node's config file (docs/node.md), e.g. certificate paths. */
   readonly nodeConfig?: Readonly<Record<string, unknown>>
-  /** More options of the client, e.g. a secret or, later, TLS settings. */
+  /** More options of the client, e.g. a secret or TLS settings. */
   readonly client?: Partial<Omit<DynClientOptions, 'seeds' | 'cluster'>>
+  /** The name of the rows: `dyn`, or `dyn-tls` for a cluster with TLS. */
+  readonly system?: 'dyn' | 'dyn-tls'
+  /** TLS settings the health checks of the HTTPS admin ports use. */
+  readonly adminTls?: TlsClientSettings
 }
 
 /** The benchmark's cluster: DESIGN §4's defaults, N=3 R=2 W=2 on 3 nodes, Q=64, and
@@ -80,13 +86,15 @@ export async function startDyn(options: {
     started.push({node, child})
   }
   for (const {node, child} of started) {
-    await processes.waitReady(child, async () => (await fetch(`http://${loopback}:${node.httpPort}/health`)).ok, `dyn node ${node.name}`)
+    const healthy = async (): Promise<boolean> =>
+      cluster.adminTls === undefined ? (await fetch(`http://${loopback}:${node.httpPort}/health`)).ok : (await probeHealth(`${loopback}:${node.httpPort}`, {tls: cluster.adminTls})).ok
+    await processes.waitReady(child, healthy, `dyn node ${node.name}`)
   }
   const client = new DynClient({...cluster.client, seeds: members.map((member) => member.address), cluster: cluster.cluster})
   // Fetch the ring before the clock starts, so the first measurement does not pay for it.
   await client.ring()
   return {
-    system: 'dyn',
+    system: cluster.system ?? 'dyn',
     put: async (_worker, key, value) => {
       await client.put(key, value)
     },

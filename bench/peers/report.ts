@@ -1,7 +1,7 @@
 // The readable report of bench/cluster.ts: the result rows and dyn's ratios to each peer,
 // as Markdown tables, which read well on a terminal and paste into docs/benchmarks.md as
 // they are.
-import {ratios, sortRows, type Ratio, type ResultRow} from './rows.js'
+import {ratios, sortRows, tlsRatios, type Ratio, type ResultRow} from './rows.js'
 
 /** Column-aligned Markdown table; columns whose header starts with a space align right. */
 export function markdownTable(header: readonly string[], body: readonly (readonly string[])[]): string {
@@ -47,4 +47,15 @@ export function ratioTables(rows: readonly ResultRow[]): string[] {
     )
     return `dyn/${peer} (ops/s ratio, p99 ratio: above 1x and below 1x respectively favour dyn)\n\n${table}`
   })
+}
+
+/** What TLS costs: a line per op and concurrency measured with and without it. */
+export function tlsTable(rows: readonly ResultRow[]): string | undefined {
+  const all = tlsRatios(rows)
+  if (all.length === 0) return undefined
+  const table = markdownTable(
+    ['op', ' conc', ' ops/s TLS/plain', ' p50 TLS/plain', ' p99 TLS/plain'],
+    all.map((ratio) => [ratio.op, String(ratio.concurrency), `${fixed(ratio.opsPerSec, 2)}x`, `${fixed(ratio.p50, 2)}x`, `${fixed(ratio.p99, 2)}x`]),
+  )
+  return `dyn-tls/dyn (what TLS costs: ops/s below 1x and latency above 1x are its price)\n\n${table}`
 }

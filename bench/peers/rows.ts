@@ -2,8 +2,13 @@
 // one measurement, medians over rounds, ratios between systems. Pure functions, so the
 // shaping of the results is tested apart from any timing.
 
-export const systemNames = ['dyn', 'etcd', 'redis'] as const
+/** `dyn-tls` is dyn with TLS on (mutual TLS, as `dyn init --tls` sets it up): compared
+ * with dyn, not with the peers. */
+export const systemNames = ['dyn', 'dyn-tls', 'etcd', 'redis'] as const
 export type SystemName = (typeof systemNames)[number]
+
+/** The systems dyn is compared with. */
+export type PeerName = Exclude<SystemName, 'dyn' | 'dyn-tls'>
 
 export const opNames = ['put', 'get'] as const
 export type OpName = (typeof opNames)[number]
@@ -102,7 +107,7 @@ export function sortRows(rows: readonly ResultRow[]): ResultRow[] {
 /** dyn against one peer at one op and concurrency. Throughput above 1 and p99 below 1 are
  * in dyn's favour. */
 export interface Ratio {
-  readonly peer: Exclude<SystemName, 'dyn'>
+  readonly peer: PeerName
   readonly op: OpName
   readonly concurrency: number
   readonly opsPerSec: number
@@ -111,13 +116,31 @@ export interface Ratio {
 
 /** dyn/peer for every row that both dyn and the peer have; a skipped peer has no ratios. */
 export function ratios(rows: readonly ResultRow[]): Ratio[] {
-  const peers = systemNames.filter((name): name is Exclude<SystemName, 'dyn'> => name !== 'dyn')
+  const peers = systemNames.filter((name): name is PeerName => name !== 'dyn' && name !== 'dyn-tls')
   return peers.flatMap((peer) =>
     sortRows(rows.filter((row) => row.system === 'dyn')).flatMap((dyn) => {
       const other = rows.find((row) => row.system === peer && row.op === dyn.op && row.concurrency === dyn.concurrency)
       return other === undefined ? [] : [{peer, op: dyn.op, concurrency: dyn.concurrency, opsPerSec: dyn.opsPerSec / other.opsPerSec, p99: dyn.p99Ms / other.p99Ms}]
     }),
   )
+}
+
+/** What TLS costs: dyn with TLS against dyn without, at one op and concurrency. Throughput
+ * below 1 and p99 above 1 are the price of TLS. */
+export interface TlsRatio {
+  readonly op: OpName
+  readonly concurrency: number
+  readonly opsPerSec: number
+  readonly p50: number
+  readonly p99: number
+}
+
+/** dyn-tls/dyn for every row both have. */
+export function tlsRatios(rows: readonly ResultRow[]): TlsRatio[] {
+  return sortRows(rows.filter((row) => row.system === 'dyn-tls')).flatMap((tls) => {
+    const plain = rows.find((row) => row.system === 'dyn' && row.op === tls.op && row.concurrency === tls.concurrency)
+    return plain === undefined ? [] : [{op: tls.op, concurrency: tls.concurrency, opsPerSec: tls.opsPerSec / plain.opsPerSec, p50: tls.p50Ms / plain.p50Ms, p99: tls.p99Ms / plain.p99Ms}]
+  })
 }
 
 /** The `--json` document: `{"results": [...]}` and nothing else at the top level. */

@@ -51,7 +51,7 @@ export async function runClient(options: ClientOptions): Promise<void> {
   const names = [...options.nodes.keys()]
   // One client per node, each sending only to its node (which forwards when it is not a
   // replica), so that a request really goes through the node chosen.
-  const clients = new Map(names.map((name) => [name, new DynClient({seeds: [options.nodes.get(name)!], cluster: options.cluster, routing: 'direct', timeoutMs: clientTimeoutMs, name: `dyn-check-${options.name}`})]))
+  const clients = new Map(names.map((name) => [name, new DynClient({seeds: [options.nodes.get(name)!], cluster: options.cluster, routing: 'direct', timeoutMs: clientTimeoutMs, name: `dyn-check-${options.name}`, tls: null})]))
   let sequence = 0
   try {
     while (options.running()) {

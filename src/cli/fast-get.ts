@@ -4,7 +4,8 @@
 // same output, the same exit codes as src/commands/get.ts. Anything this parser is not sure
 // it reads exactly as oclif would (--help, an unknown or repeated flag, a value that is not
 // a whole number for --r, `--`, a second argument, --json on a terminal where oclif may
-// colour it) returns undefined, and oclif runs the command and reports any mistake.
+// colour it) returns undefined, and oclif runs the command and reports any mistake; so do
+// TLS settings (--tls-* or DYN_TLS_*), which the full command applies.
 // test/cli/fast-get.test.ts compares the flags with the command's and the output of both.
 //
 // The client and the cluster directory come in as ports: this folder may not import them
@@ -23,6 +24,9 @@ export const getFlags = {
     host: {env: 'DYN_HOST'},
     dir: {env: 'DYN_DIR', default: './.dyn'},
     cluster: {env: 'DYN_CLUSTER'},
+    'tls-ca': {env: 'DYN_TLS_CA'},
+    'tls-cert': {env: 'DYN_TLS_CERT'},
+    'tls-key': {env: 'DYN_TLS_KEY'},
   },
   booleans: ['show-clock', 'json'],
 } as const satisfies {options: Record<string, {env?: string; default?: string}>; booleans: readonly string[]}
@@ -89,6 +93,9 @@ export function parseGet(argv: readonly string[], context: ParseContext): GetReq
     const fromEnv = flag.env === undefined ? undefined : context.env[flag.env]
     return options.get(name) ?? (fromEnv === undefined || fromEnv === '' ? undefined : fromEnv) ?? flag.default
   }
+  // TLS is the full command's: node:tls and the checks of the files are not worth this
+  // path's start-up for the plaintext gets it is for.
+  if (valueOf('tls-ca') !== undefined || valueOf('tls-cert') !== undefined || valueOf('tls-key') !== undefined) return undefined
   const r = valueOf('r')
   // Flags.integer({min: 1}) in get.ts; anything else is oclif's to refuse.
   if (r !== undefined && (!/^\d+$/.test(r) || !Number.isSafeInteger(Number(r)) || Number(r) < 1)) return undefined

@@ -6,6 +6,14 @@ import {DynError, exitCodes} from '../core/errors.js'
 
 export const dirFlag = Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'})
 
+/** TLS to the nodes (DESIGN §11): the commands' base class reads these once for every client
+ * of the process (client/tls.ts useClientTls). A command without them connects in plaintext. */
+export const tlsFlags = {
+  'tls-ca': Flags.string({description: "connect with TLS, trusting the CA certificate(s) in this PEM file (the cluster's ca.pem)", env: 'DYN_TLS_CA'}),
+  'tls-cert': Flags.string({description: 'client certificate (PEM) for nodes that require one (mutual TLS); with --tls-key', env: 'DYN_TLS_CERT'}),
+  'tls-key': Flags.string({description: 'private key (PEM) of --tls-cert', env: 'DYN_TLS_KEY'}),
+}
+
 /** How a command finds a node: a node of the local cluster by name, or any node by address. */
 export function targetFlags(verb: 'ask' | 'send to') {
   return {
@@ -14,6 +22,7 @@ export function targetFlags(verb: 'ask' | 'send to') {
     host: Flags.string({description: `${verb} the node at HOST:PORT`, env: 'DYN_HOST'}),
     dir: dirFlag,
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
+    ...tlsFlags,
   }
 }
 

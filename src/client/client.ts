@@ -23,10 +23,12 @@ import {
   type WireError,
 } from '../core/protocol.js'
 import {preferenceList, ringFromJson, type Ring} from '../core/ring.js'
+import type {TlsClientSettings} from '../net/index.js'
 import {clientRequestTimeoutMsDefault, routeCandidatesMax} from './constants.js'
 import {BadResponseError, NoNodeReachableError} from './errors.js'
 import {clientIdentity} from './identity.js'
 import {ConnectionPool} from './pool.js'
+import {clientTls} from './tls.js'
 
 export type Routing = 'partition-aware' | 'direct'
 
@@ -43,6 +45,9 @@ export interface DynClientOptions {
   readonly connectTimeoutMs?: number
   /** Cluster secret (DESIGN §11); default: the file DYN_SECRET_FILE names, if set. */
   readonly secret?: Uint8Array
+  /** TLS settings (DESIGN §11); default: the command's --tls-* flags or the DYN_TLS_*
+   * variables (tls.ts clientTls); null: plaintext whatever those say. */
+  readonly tls?: TlsClientSettings | null
 }
 
 export interface CallOptions {
@@ -91,6 +96,7 @@ export class DynClient {
     this.pool = new ConnectionPool({
       identity: clientIdentity({cluster: options.cluster, name: options.name ?? `dyn-client-${process.pid}`, secret: options.secret}),
       ...(options.connectTimeoutMs === undefined ? {} : {connectTimeoutMs: options.connectTimeoutMs}),
+      tls: options.tls === null ? undefined : clientTls(options.tls),
     })
   }
 

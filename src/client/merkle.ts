@@ -16,6 +16,7 @@ import type {Connection} from '../net/index.js'
 import {clientRequestTimeoutMsDefault} from './constants.js'
 import {BadResponseError} from './errors.js'
 import {clientIdentity} from './identity.js'
+import {clientTls} from './tls.js'
 import {ConnectionPool} from './pool.js'
 
 /** Segments whose keys one tree.keys request asks for; see the node's segmentsPerListingMax. */
@@ -84,6 +85,7 @@ export class TreeShapeMismatchError extends DynError {
 export async function diffReplicas(options: DiffReplicasOptions): Promise<ReplicaDiff> {
   const pool = new ConnectionPool({
     identity: clientIdentity({cluster: options.cluster, name: `dyn-merkle-${process.pid}`}),
+    tls: clientTls(),
     ...(options.connectTimeoutMs === undefined ? {} : {connectTimeoutMs: options.connectTimeoutMs}),
   })
   try {
@@ -103,7 +105,7 @@ export async function diffReplicas(options: DiffReplicasOptions): Promise<Replic
 /** The partitions whose branch levels differ between the two nodes: one small request per
  * partition and node, no key listing (cheap enough to poll while waiting for convergence). */
 export async function differingPartitions(options: DiffReplicasOptions): Promise<number[]> {
-  const pool = new ConnectionPool({identity: clientIdentity({cluster: options.cluster, name: `dyn-merkle-${process.pid}`})})
+  const pool = new ConnectionPool({identity: clientIdentity({cluster: options.cluster, name: `dyn-merkle-${process.pid}`}), tls: clientTls()})
   try {
     const a = new TreeReader(await pool.get(options.a.address), options.a.address, options.timeoutMs)
     const b = new TreeReader(await pool.get(options.b.address), options.b.address, options.timeoutMs)

@@ -1,12 +1,14 @@
 // One open connection per node address, opened on first use and reused by every request
 // to that node (a request is one frame on a connection that stays open; a TCP connect
 // plus hello per request would double a loopback request's latency).
-import {connect, type Connection, type Identity} from '../net/index.js'
+import {connect, type Connection, type Identity, type TlsClientSettings} from '../net/index.js'
 import {parseAddress} from './address.js'
 
 export interface PoolOptions {
   readonly identity: Identity
   readonly connectTimeoutMs?: number
+  /** Connect with TLS (DESIGN §11); undefined: plaintext. */
+  readonly tls?: TlsClientSettings | undefined
 }
 
 export class ConnectionPool {
@@ -47,6 +49,7 @@ export class ConnectionPool {
       host,
       port,
       identity: this.options.identity,
+      ...(this.options.tls === undefined ? {} : {tls: this.options.tls}),
       ...(this.options.connectTimeoutMs === undefined ? {} : {connectTimeoutMs: this.options.connectTimeoutMs}),
       ...(signal === undefined ? {} : {signal}),
     })

@@ -1,7 +1,7 @@
 // One administrative request to one node (admin.* messages of core/protocol.ts): connect as
 // a client, ask, read the JSON document the node answers, close. Used by the membership and
 // fault-injection commands and by benchmarks.
-import {clientIdentity, parseAddress} from '../client/index.js'
+import {clientIdentity, clientTls, parseAddress} from '../client/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
 import {NodeFailureError, type MessageType, type WireError} from '../core/protocol.js'
 import {connect} from '../net/index.js'
@@ -28,7 +28,8 @@ export class BadAdminResponseError extends DynError {
 export async function adminRequest(options: {address: string; cluster: string; type: AdminType; payload: unknown; timeoutMs?: number}): Promise<unknown> {
   const timeoutMs = options.timeoutMs ?? adminRequestTimeoutMs
   const {host, port} = parseAddress(options.address)
-  const connection = await connect({host, port, identity: clientIdentity({cluster: options.cluster, name: `dyn-cluster-${process.pid}`}), connectTimeoutMs: timeoutMs})
+  const tls = clientTls()
+  const connection = await connect({host, port, identity: clientIdentity({cluster: options.cluster, name: `dyn-cluster-${process.pid}`}), connectTimeoutMs: timeoutMs, ...(tls === undefined ? {} : {tls})})
   try {
     const reply = (await connection.request(options.type, options.payload, {timeoutMs})) as {ok?: unknown; json?: unknown; error?: unknown}
     if (reply.ok === false && typeof reply.error === 'object' && reply.error !== null) throw new NodeFailureError(reply.error as WireError)

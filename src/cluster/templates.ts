@@ -79,6 +79,8 @@ export const templates: Readonly<Record<TemplateName, TemplateInfo>> = {
       members: optional('the first members of a new cluster: [{name, address, weight}]'),
       seeds: optional('wire addresses of running nodes, for a node joining a cluster'),
       secret: optional('cluster secret, the same on every node'),
+      tls: optional('TLS files: {cert, key, ca, requireClientCert}'),
+      insecure: optional('true to serve off loopback without a secret or TLS'),
     },
   },
   systemd: {
@@ -407,6 +409,17 @@ export interface NodeSettings {
   readonly partitions: number
   readonly sync: string
   readonly secret?: string | undefined
+  /** TLS files, paths relative to the configuration's folder or absolute (docs/node.md). */
+  readonly tls?: NodeTlsSettings | undefined
+  /** Only `true` is written; a node is secure by default. */
+  readonly insecure?: boolean | undefined
+}
+
+export interface NodeTlsSettings {
+  readonly cert: string
+  readonly key: string
+  readonly ca: string
+  readonly requireClientCert: boolean
 }
 
 /** What the systemd unit needs. */
@@ -520,5 +533,7 @@ function nodeValues(node: NodeSettings): TemplateValues {
     partitions: node.partitions,
     sync: node.sync,
     secret: node.secret,
+    tls: node.tls === undefined ? undefined : {cert: node.tls.cert, key: node.tls.key, ca: node.tls.ca, requireClientCert: node.tls.requireClientCert},
+    insecure: node.insecure === true ? true : undefined,
   }
 }

@@ -4,10 +4,11 @@
 // parallel. Turning the answers into rows is core/top.ts; this module only does the I/O.
 import {resolve} from 'node:path'
 import fetch from 'node-fetch'
-import {parseAddress} from '../client/index.js'
+import {clientTls, parseAddress} from '../client/index.js'
 import {DynError, exitCodes} from '../core/errors.js'
 import {parseExposition} from '../core/exposition.js'
 import {figuresOf, type NodePoll} from '../core/top.js'
+import {adminHttp, type AdminHttp} from './admin-http.js'
 import {httpAddressOf, readClusterFile} from './layout.js'
 
 /** Largest /status or /metrics answer read: a node's are a few KiB (a /status listing every
@@ -74,8 +75,12 @@ export async function pollNode(target: TopTarget, options: {timeoutMs: number; n
   }
 }
 
+/** HTTPS with the command's TLS settings (--tls-*, DYN_TLS_*), made once per process. */
+let http: AdminHttp | undefined
+
 async function fetchText(httpAddress: string, path: string, signal: AbortSignal): Promise<string> {
-  const response = await fetch(`http://${httpAddress}${path}`, {signal, size: topResponseBytesMax})
+  http ??= adminHttp(clientTls())
+  const response = await fetch(http.url(httpAddress, path), {signal, size: topResponseBytesMax, ...(http.agent === undefined ? {} : {agent: http.agent})})
   if (response.status !== 200) throw new DynError(`${path} answered HTTP ${response.status}`, {code: 'BAD_RESPONSE'})
   return response.text()
 }
@@ -85,5 +90,8 @@ function problemOf(error: unknown): string {
   if (error instanceof SyntaxError) return '/status is not JSON'
   const code = (error as {code?: unknown}).code
   if (code === 'ECONNREFUSED') return 'connection refused'
+  const message = error instanceof Error ? error.message : ''
+  if (/wrong version number/i.test(message)) return 'the admin port answers plain HTTP, not HTTPS: drop --tls-ca (DYN_TLS_CA) for this node'
+  if (code === 'ECONNRESET' && http?.agent === undefined) return 'the connection was reset: if the node serves TLS, give its CA with --tls-ca (DYN_TLS_CA)'
   return error instanceof Error ? error.message : String(error)
 }

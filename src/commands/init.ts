@@ -8,6 +8,7 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {parseAddress, type HostPort} from '../client/index.js'
+import {caFile, clientName, ensureCertificateAuthority, issueCertificate, readCaCertificate} from '../cluster/certificates.js'
 import {packageRoot} from '../cluster/program.js'
 import {
   kubernetesNodeJson,
@@ -22,12 +23,13 @@ import {
   type KubernetesSettings,
   type MemberSetting,
   type NodeSettings,
+  type NodeTlsSettings,
   type TemplateName,
   type TemplateSettings,
   type UnitSettings,
 } from '../cluster/templates.js'
 import {DynError, exitCodes, unreachable} from '../core/errors.js'
-import {ConfigError, configDefaults, configWarnings, membersMax, parseConfig, type DaemonConfig} from '../daemon/index.js'
+import {ConfigError, configDefaults, configWarnings, InsecureListenError, membersMax, parseConfig, readTlsFiles, type DaemonConfig} from '../daemon/index.js'
 import {jsonShapeVersion} from '../render/json.js'
 
 /** Defaults of a node on a host of its own (docs/deploy.md): the usual data directory and
@@ -90,6 +92,7 @@ export type ValueFlag =
   | 'partitions'
   | 'sync'
   | 'secret-file'
+  | 'tls-dir'
   | 'config-path'
   | 'bin'
   | 'user'
@@ -103,7 +106,7 @@ const nodeFlags: readonly ValueFlag[] = ['name', 'listen', 'http', 'data-dir', '
 /** The flags each template takes; any other value flag is refused rather than ignored. */
 export const templateFlags: Readonly<Record<TemplateName, readonly ValueFlag[]>> = {
   'local-cluster': [...nodeFlags, 'members'],
-  node: [...nodeFlags, 'members', 'seeds', 'secret-file'],
+  node: [...nodeFlags, 'members', 'seeds', 'secret-file', 'tls-dir'],
   systemd: ['bin', 'config-path', 'user', 'data-dir'],
   kubernetes: ['cluster', 'namespace', 'replicas', 'image', 'storage', 'n', 'r', 'w', 'partitions', 'sync'],
 }
@@ -124,6 +127,10 @@ const fieldFlags: Readonly<Record<string, ValueFlag>> = {
   sync: 'sync',
   secret: 'secret-file',
 }
+
+/** The switches of `dyn init` besides --force, and the templates they apply to. */
+export type InitSwitch = 'tls' | 'insecure'
+const switchTemplates: Readonly<Record<InitSwitch, readonly TemplateName[]>> = {tls: ['node'], insecure: ['node']}
 
 export class InitFlagError extends DynError {
   constructor(flag: string, problem: string, suggestion: string) {
@@ -152,7 +159,8 @@ export default class Init extends BaseCommand {
   static override examples = [
     '<%= config.bin %> init',
     '<%= config.bin %> init --template node --name n1 --listen 10.0.0.1:7001 --http 10.0.0.1:8001 --members n1@10.0.0.1:7001,n2@10.0.0.2:7001,n3@10.0.0.3:7001 --out /etc/dyn',
-    '<%= config.bin %> init --template node --name n4 --listen 10.0.0.4:7001 --seeds 10.0.0.1:7001,10.0.0.2:7001 --out /etc/dyn',
+    '<%= config.bin %> init --template node --tls --tls-dir ./ca --secret-file ./secret --name n1 --listen 10.0.0.1:7001 --members n1@10.0.0.1:7001,n2@10.0.0.2:7001,n3@10.0.0.3:7001 --out ./n1',
+    '<%= config.bin %> init --template node --name n4 --listen 10.0.0.4:7001 --seeds 10.0.0.1:7001,10.0.0.2:7001 --secret-file ./secret --out /etc/dyn',
     '<%= config.bin %> init --template systemd --out /etc/systemd/system',
     '<%= config.bin %> init --template kubernetes --namespace dyn --replicas 3 --image registry.example/dyn:0.1.0 --storage 20Gi',
   ]
@@ -174,6 +182,12 @@ export default class Init extends BaseCommand {
     partitions: Flags.integer({description: `[node, local-cluster, kubernetes] partition count Q, a power of two from 8 to 4096 [default: ${configDefaults.partitions}]`}),
     sync: Flags.string({description: `[node, local-cluster, kubernetes] durability: always, interval:MS or none [default: ${configDefaults.sync}]`}),
     'secret-file': Flags.string({description: '[node] file holding the cluster secret (16 to 1024 characters, the same on every node)'}),
+    tls: Flags.boolean({
+      default: false,
+      description: `[node] TLS with client certificates: writes NAME.pem and NAME-key.pem (this node's certificate, for its listen address, 127.0.0.1 and localhost) and ${caFile} into --out, signed by the development CA in --tls-dir (made there if missing, with ${clientName}.pem and ${clientName}-key.pem for the commands); needs openssl`,
+    }),
+    'tls-dir': Flags.string({description: `[node] folder of the cluster's CA (${caFile}, ca-key.pem) for --tls; keep it off the nodes [default: --out]`}),
+    insecure: Flags.boolean({default: false, description: '[node] let the node listen off loopback without --secret-file or --tls (on a network only trusted hosts reach)'}),
     'config-path': Flags.string({description: `[systemd] the node configuration the unit starts from [default: ${initDefaults.configPath}]`}),
     bin: Flags.string({description: "[systemd] absolute path of the dyn program [default: this installation's bin/run.js]"}),
     user: Flags.string({description: `[systemd] user and group the node runs as [default: ${initDefaults.user}]`}),
@@ -186,14 +200,15 @@ export default class Init extends BaseCommand {
   async run(): Promise<unknown> {
     const {flags} = await this.parse(Init)
     if (flags.template === undefined) {
-      const given = valueFlagsGiven(flags)
+      const given = [...valueFlagsGiven(flags), ...switchesGiven(flags)]
       if (given.length > 0) throw new InitFlagError(`--${given[0] ?? ''}`, 'needs --template', `give --template ${templateNames.join('|')}`)
       return this.list()
     }
-    const result = await initTemplate({template: flags.template, flags, force: flags.force})
+    const result = await initTemplate({template: flags.template, flags, force: flags.force, tls: flags.tls, insecure: flags.insecure})
     if (!this.jsonEnabled()) {
       for (const warning of result.warnings) process.stderr.write(`${warning}\n`)
       this.log(`${result.overwritten ? 'replaced' : 'wrote'} ${result.path} (template ${result.template})`)
+      if (result.tls !== undefined) this.log(`wrote ${[result.tls.cert, result.tls.key, result.tls.ca].join(', ')}${result.tls.caCreated ? `; made the CA ${result.tls.caCert} and the commands' ${result.tls.client.join(', ')}` : ''}`)
       this.log(`Next: ${result.next.join('\n      ')}`)
     }
     return {version: jsonShapeVersion, ...result}
@@ -218,6 +233,25 @@ export interface InitOptions {
   /** The command's flags: --out and the value flags, undefined when not given. */
   readonly flags: InitFlags
   readonly force: boolean
+  /** --tls: certificates for the node (template node only). */
+  readonly tls?: boolean
+  /** --insecure: "insecure": true in the configuration (template node only). */
+  readonly insecure?: boolean
+}
+
+/** The TLS files `dyn init --tls` wrote or used (absolute paths). */
+export interface InitTlsFiles {
+  readonly cert: string
+  readonly key: string
+  /** The CA certificate copied next to the configuration. */
+  readonly ca: string
+  /** The CA's own certificate and key in --tls-dir. */
+  readonly caCert: string
+  readonly caKey: string
+  /** Whether the CA was made by this run (else an existing one in --tls-dir signed). */
+  readonly caCreated: boolean
+  /** The commands' certificate and key in --tls-dir, made once with the CA. */
+  readonly client: readonly string[]
 }
 
 export interface InitResult {
@@ -227,20 +261,88 @@ export interface InitResult {
   /** The daemon's warnings about the configuration (configWarnings). */
   readonly warnings: readonly string[]
   readonly next: readonly string[]
+  readonly tls?: InitTlsFiles
 }
 
 /** Fills in the template from the flags, validates a node configuration, writes the file. */
 export async function initTemplate(options: InitOptions): Promise<InitResult> {
   const name = templateInfo(options.template).name
   checkApplicable(name, valueFlagsGiven(options.flags))
+  checkSwitches(name, {tls: options.tls === true, insecure: options.insecure === true})
+  if (options.flags['tls-dir'] !== undefined && options.tls !== true) throw new InitFlagError('--tls-dir', 'is given without --tls', 'give --tls too, or leave --tls-dir out')
   const out = resolve(options.flags.out)
   const path = join(out, templates[name].output)
-  const settings = await settingsOf(name, options.flags, out)
-  const text = renderTemplate(name, templateValues(settings))
-  const warnings = renderedWarnings(settings, text, out)
+  const base = await settingsOf(name, options.flags, out)
+  const tlsNode = options.tls === true && base.template === 'node' ? base.node : undefined
+  const settings: TemplateSettings =
+    base.template === 'node'
+      ? {template: 'node', node: {...base.node, ...(tlsNode === undefined ? {} : {tls: nodeTlsFiles(tlsNode.name)}), ...(options.insecure === true ? {insecure: true} : {})}}
+      : base
+  const rendered = renderTemplate(name, templateValues(settings))
+  // Validated before any file is written: a refused configuration leaves no stray keys.
+  const config = validateRendered(settings, rendered, out)
+  if (!options.force && (await exists(path))) throw new FileExistsError(path)
+  const tls = tlsNode === undefined ? undefined : await writeTlsFiles({node: tlsNode, out, caDir: resolve(text(options.flags, 'tls-dir') ?? out), force: options.force})
+  if (config?.tls !== undefined) await readTlsFiles(config.tls)
+  const warnings = renderedWarnings(settings, rendered, config)
   const secret = (settings.template === 'node' || settings.template === 'local-cluster') && settings.node.secret !== undefined
-  const overwritten = await writeOutput({path, text, force: options.force, secret})
-  return {template: name, path, overwritten, warnings, next: nextSteps(settings, path)}
+  const overwritten = await writeOutput({path, text: rendered, force: options.force, secret})
+  return {template: name, path, overwritten, warnings, next: nextSteps(settings, path, tls), ...(tls === undefined ? {} : {tls})}
+}
+
+function switchesGiven(flags: {readonly tls: boolean; readonly insecure: boolean}): InitSwitch[] {
+  return (['tls', 'insecure'] as const).filter((flag) => flags[flag])
+}
+
+function checkSwitches(name: TemplateName, given: Readonly<Record<InitSwitch, boolean>>): void {
+  for (const flag of ['tls', 'insecure'] as const) {
+    if (given[flag] && !switchTemplates[flag].includes(name)) {
+      throw new InitFlagError(`--${flag}`, `does not apply to --template ${name}`, `--${flag} applies to --template ${switchTemplates[flag].join(', ')}`)
+    }
+  }
+}
+
+/** The TLS settings a node configuration written with --tls holds: files next to it. */
+function nodeTlsFiles(name: string): NodeTlsSettings {
+  return {cert: `${name}.pem`, key: `${name}-key.pem`, ca: caFile, requireClientCert: true}
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false
+      throw error
+    },
+  )
+}
+
+/** The names a node's certificate is valid for: its listen address (unless a wildcard),
+ * its address in the member list, and loopback, for the commands run on its host. */
+function certificateHosts(node: NodeSettings): string[] {
+  const own = node.members?.find((member) => member.name === node.name)?.address
+  const hosts = [node.listen.host, ...(own === undefined ? [] : [parseAddress(own).host]), '127.0.0.1', 'localhost']
+  return hosts.filter((host) => !wildcardHosts.has(host))
+}
+
+/** Signs this node's certificate with the CA in caDir (made there if missing, with the
+ * commands' certificate), and puts the node's files and the CA certificate into out. */
+async function writeTlsFiles(options: {node: NodeSettings; out: string; caDir: string; force: boolean}): Promise<InitTlsFiles> {
+  const {node, out, caDir} = options
+  const files = nodeTlsFiles(node.name)
+  if (!options.force) {
+    for (const file of [files.cert, files.key]) if (await exists(join(out, file))) throw new FileExistsError(join(out, file))
+  }
+  await mkdir(out, {recursive: true})
+  await mkdir(caDir, {recursive: true, mode: 0o700})
+  const ca = await ensureCertificateAuthority(caDir, node.cluster)
+  const issued = await issueCertificate({ca, dir: out, file: node.name, name: node.name, hosts: certificateHosts(node)})
+  const caCopy = join(out, caFile)
+  if (resolve(caCopy) !== resolve(ca.certPath)) await writeFile(caCopy, await readCaCertificate(ca), {mode: 0o644})
+  const clientCert = join(caDir, `${clientName}.pem`)
+  const clientKey = join(caDir, `${clientName}-key.pem`)
+  if (ca.created || !(await exists(clientCert))) await issueCertificate({ca, dir: caDir, file: clientName, name: `${node.cluster} ${clientName}`, hosts: []})
+  return {cert: issued.certPath, key: issued.keyPath, ca: caCopy, caCert: ca.certPath, caKey: ca.keyPath, caCreated: ca.created, client: [clientCert, clientKey]}
 }
 
 function valueFlagsGiven(flags: Readonly<Record<string, unknown>>): ValueFlag[] {
@@ -270,12 +372,17 @@ async function settingsOf(name: TemplateName, flags: InitFlags, out: string): Pr
   }
 }
 
-/** Checks a node configuration as the daemon will read it; returns its warnings. */
-function renderedWarnings(settings: TemplateSettings, text: string, out: string): string[] {
+/** A node configuration as the daemon will read it (throws what it would refuse). */
+function validateRendered(settings: TemplateSettings, text: string, out: string): DaemonConfig | undefined {
+  return settings.template === 'local-cluster' || settings.template === 'node' ? validate(text, {baseDir: out}) : undefined
+}
+
+/** The warnings the daemon will log about the configuration. */
+function renderedWarnings(settings: TemplateSettings, text: string, config: DaemonConfig | undefined): string[] {
   switch (settings.template) {
     case 'local-cluster':
     case 'node':
-      return configWarnings(validate(text, {baseDir: out}))
+      return config === undefined ? [] : configWarnings(config)
     case 'systemd':
       return []
     case 'kubernetes':
@@ -386,6 +493,9 @@ function validate(text: string, options: {baseDir: string; overrides?: {name: st
   try {
     return parseConfig(JSON.parse(text) as unknown, {baseDir: options.baseDir, ...(options.overrides === undefined ? {} : {overrides: options.overrides})})
   } catch (error) {
+    if (error instanceof InsecureListenError) {
+      throw new InitFlagError('--listen', `${error.message.replace(/^listen\.host: /, '')}`, 'give --secret-file FILE and/or --tls (docs/deploy.md), listen on 127.0.0.1, or give --insecure on a network only trusted hosts reach')
+    }
     if (!(error instanceof ConfigError)) throw error
     const flag = fieldFlags[error.field.split(/[.[]/)[0] ?? '']
     throw new DynError(`the configuration would be invalid: ${error.message}${flag === undefined ? '' : ` (set by --${flag})`}`, {
@@ -486,12 +596,15 @@ async function writeOutput(options: {path: string; text: string; force: boolean;
   return exists
 }
 
-function nextSteps(settings: TemplateSettings, path: string): string[] {
+function nextSteps(settings: TemplateSettings, path: string, tls: InitTlsFiles | undefined): string[] {
   switch (settings.template) {
     case 'local-cluster':
     case 'node':
       return [
         `dyn node start --config ${path}   (runs the node in the foreground)`,
+        ...(tls === undefined
+          ? []
+          : [`export DYN_TLS_CA=${tls.caCert} DYN_TLS_CERT=${tls.client[0] ?? ''} DYN_TLS_KEY=${tls.client[1] ?? ''}   (for the commands; keep ${tls.caKey} off the nodes)`]),
         `dyn init --template systemd --config-path ${path} --data-dir ${settings.node.dataDir} --out /etc/systemd/system   (runs it as a service)`,
       ]
     case 'systemd': {

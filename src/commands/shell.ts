@@ -4,7 +4,7 @@ import {resolve} from 'node:path'
 import {createInterface} from 'node:readline'
 import {Errors, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {dirFlag} from '../cli/flags.js'
+import {dirFlag, tlsFlags} from '../cli/flags.js'
 import {DynError, exitCodes} from '../core/errors.js'
 import {clusterPorts, HistoryFile, historyPath, runInteractive, runScript, Session, type CommandRunner} from '../shell/index.js'
 
@@ -43,6 +43,7 @@ export default class Shell extends BaseCommand {
     file: Flags.string({char: 'f', description: 'run the lines of this file, then exit'}),
     continue: Flags.boolean({description: 'in a script, run every line even after one fails'}),
     history: Flags.string({description: 'history file (default: $XDG_STATE_HOME/dyn/shell_history)', env: 'DYN_SHELL_HISTORY'}),
+    ...tlsFlags,
   }
 
   async run(): Promise<void> {

@@ -1,7 +1,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {dirFlag, optionalRangeFlag, rangeFlag} from '../cli/flags.js'
+import {dirFlag, optionalRangeFlag, rangeFlag, tlsFlags} from '../cli/flags.js'
 import {LiveScreen} from '../cli/screen.js'
 import {NoRunningNodeError} from '../cluster/index.js'
 import {pollNode, pollTimeoutMsFor, TopHostsUnreachableError, topTargets, type TopSource, type TopTargets} from '../cluster/top.js'
@@ -37,6 +37,7 @@ export default class Top extends BaseCommand {
     }),
     interval: rangeFlag({min: intervalMsMin, max: intervalMsMax, default: intervalMsDefault, description: 'milliseconds between two looks at the nodes'}),
     samples: optionalRangeFlag({min: 1, max: samplesMax, description: 'stop after this many samples; with --json, print each as one JSON line'}),
+    ...tlsFlags,
   }
 
   async run(): Promise<unknown> {

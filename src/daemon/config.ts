@@ -5,6 +5,7 @@
 // as "partitons" must not silently fall back to a default.
 import {readFile} from 'node:fs/promises'
 import {isAbsolute, dirname, resolve} from 'node:path'
+import {createSecureContext} from 'node:tls'
 import {DynError, exitCodes} from '../core/errors.js'
 import {valueBytesMaxCeiling, valueBytesMaxDefault} from '../core/limits.js'
 import {
@@ -15,7 +16,7 @@ import {
   partitionCountMax,
   partitionCountMin,
 } from '../core/ring.js'
-import {nameBytesMax, requestTimeoutMsDefault} from '../net/index.js'
+import {nameBytesMax, requestTimeoutMsDefault, type TlsServerSettings} from '../net/index.js'
 import {parseSyncMode, segmentBytesMaxCeiling, segmentBytesMaxDefault, type SyncMode} from '../store/index.js'
 import {readFanouts, type ReadFanout} from '../node/kv.js'
 
@@ -36,6 +37,23 @@ export const secretCharsMax = 1024
 
 /** Largest configuration file read: a node config is a few KiB even with a thousand members. */
 export const configFileBytesMax = 1024 * 1024
+
+/** Largest certificate, key or CA file read: a PEM certificate is 1 to 2 KiB, a bundle of
+ * every public root CA about 200 KiB; more is not a PEM file meant for this. */
+export const tlsFileBytesMax = 1024 * 1024
+
+/** TLS on the wire port and the HTTP admin port (DESIGN §11); paths are absolute. */
+export interface TlsConfig {
+  /** PEM certificate the node serves with and presents to its peers. */
+  readonly cert: string
+  /** PEM private key of `cert`, unencrypted (a node cannot ask for a passphrase). */
+  readonly key: string
+  /** PEM CA certificates peers' (and with requireClientCert, clients') certificates must
+   * chain to; undefined: the system's CAs. */
+  readonly ca?: string
+  /** Mutual TLS: the wire port admits only connections with a certificate `ca` signed. */
+  readonly requireClientCert: boolean
+}
 
 export interface HostPort {
   readonly host: string
@@ -90,6 +108,11 @@ export interface DaemonConfig {
    * the address a joining node announces and the one of this node in a member list it
    * makes for itself. Default: the listen address. */
   readonly advertise?: string
+  /** TLS on both ports; undefined: plaintext. */
+  readonly tls?: TlsConfig
+  /** Serve on a non-loopback address without a secret and without TLS, which is refused
+   * otherwise (DESIGN §11). */
+  readonly insecure: boolean
 }
 
 /** Smallest segment a node may be configured with: each closed segment is a file and a
@@ -132,6 +155,12 @@ export interface ConfigOverrides {
   sync?: string | undefined
   /** host:port to announce instead of the listen address. */
   advertise?: string | undefined
+  /** Paths of the TLS files, each overriding its field of `tls`. */
+  tlsCert?: string | undefined
+  tlsKey?: string | undefined
+  tlsCa?: string | undefined
+  tlsRequireClientCert?: boolean | undefined
+  insecure?: boolean | undefined
 }
 
 export class ConfigError extends DynError {
@@ -229,8 +258,11 @@ const topFields = [
   'secretFile',
   'seeds',
   'advertise',
+  'tls',
+  'insecure',
 ] as const
 const hostPortFields = ['host', 'port'] as const
+const tlsFields = ['cert', 'key', 'ca', 'requireClientCert'] as const
 const memberFields = ['name', 'address', 'weight'] as const
 
 type Fields = Record<string, unknown>
@@ -275,6 +307,9 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
   const secretFile = file['secretFile'] === undefined ? undefined : secretPath(file['secretFile'], options.baseDir)
   if (secret !== undefined && secretFile !== undefined) throw new ConfigError('secretFile', 'is given together with secret', 'give the secret either in the file (secret) or as the path of a file holding it (secretFile), not both')
   if (n > partitions) throw new ConfigError('n', `${n} is more than partitions=${partitions}`, 'use fewer replicas than partitions')
+  const tls = tlsOf(file['tls'], flags, {baseDir: options.baseDir, cwd})
+  const insecure = booleanOf('insecure', flags.insecure ?? file['insecure'] ?? false)
+  if (!isLoopback(listen.host) && secret === undefined && secretFile === undefined && tls === undefined && !insecure) throw new InsecureListenError(listen)
   return {
     cluster,
     name,
@@ -296,16 +331,37 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): DaemonCo
     ...(seeds === undefined ? {} : {seeds}),
     ...(secretFile === undefined ? {} : {secretFile}),
     ...(advertise === undefined ? {} : {advertise}),
+    ...(tls === undefined ? {} : {tls}),
+    insecure,
+  }
+}
+
+/** A node that anyone who reaches its port could read and write: refused unless the
+ * configuration says so (DESIGN §11). */
+export class InsecureListenError extends ConfigError {
+  constructor(listen: HostPort) {
+    super(
+      'listen.host',
+      `${listen.host} is not a loopback address, and the node has neither a cluster secret nor TLS: anyone who can reach port ${listen.port} could read and write every key`,
+      'give the node a cluster secret ("secretFile", `dyn init --secret-file`) and/or TLS ("tls", `dyn init --tls`; docs/deploy.md), listen on 127.0.0.1, ' +
+        'or, on a network only trusted hosts reach, start it with --insecure ("insecure": true)',
+    )
   }
 }
 
 /** Things worth a loud line in the log, though the configuration is valid. */
 export function configWarnings(config: DaemonConfig): string[] {
   const warnings: string[] = []
-  if (config.secret === undefined && config.secretFile === undefined && !isLoopback(config.listen.host)) {
+  const hasSecret = config.secret !== undefined || config.secretFile !== undefined
+  if (!hasSecret && config.tls === undefined && !isLoopback(config.listen.host)) {
     warnings.push(
-      `WARNING: listening on ${config.listen.host}:${config.listen.port}, which is not a loopback address, without a cluster secret: ` +
-        'anyone who can reach this port can read and write every key. Set "secret" in the configuration (DESIGN §11).',
+      `WARNING: insecure: listening on ${config.listen.host}:${config.listen.port}, which is not a loopback address, without a cluster secret or TLS: ` +
+        'anyone who can reach this port can read and write every key. Give the node "secretFile" and "tls" (docs/deploy.md).',
+    )
+  } else if (!hasSecret && config.tls !== undefined && !config.tls.requireClientCert && !isLoopback(config.listen.host)) {
+    warnings.push(
+      `WARNING: TLS without client certificates or a cluster secret on ${config.listen.host}:${config.listen.port}: the traffic is private, ` +
+        'but anyone who can reach this port can read and write every key. Set "tls.requireClientCert" or "secretFile".',
     )
   }
   if (!isLoopback(config.http.host)) {
@@ -436,6 +492,83 @@ function secretPath(value: unknown, baseDir: string): string {
     throw new ConfigError('secretFile', `${show(value)} is not a path`, 'give the path of the file holding the cluster secret, such as /etc/dyn/secret')
   }
   return isAbsolute(value) ? value : resolve(baseDir, value)
+}
+
+function booleanOf(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(field, `${show(value)} is not true or false`, `write ${field} as true or false, without quotes`)
+  return value
+}
+
+function tlsPath(field: string, value: unknown, baseDir: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(field, `${show(value)} is not a path`, 'give the path of a PEM file, such as the ones `dyn init --tls` writes')
+  }
+  return isAbsolute(value) ? value : resolve(baseDir, value)
+}
+
+/** `tls` with the --tls-* flags over it: cert and key together, ca with requireClientCert. */
+function tlsOf(value: unknown, flags: ConfigOverrides, dirs: {baseDir: string; cwd: string}): TlsConfig | undefined {
+  const file = value === undefined ? {} : objectOf('tls', value, tlsFields)
+  const pathOf = (field: 'cert' | 'key' | 'ca', flag: string | undefined): string | undefined =>
+    flag !== undefined ? tlsPath(`tls.${field}`, flag, dirs.cwd) : file[field] === undefined ? undefined : tlsPath(`tls.${field}`, file[field], dirs.baseDir)
+  const cert = pathOf('cert', flags.tlsCert)
+  const key = pathOf('key', flags.tlsKey)
+  const ca = pathOf('ca', flags.tlsCa)
+  const requireClientCert = booleanOf('tls.requireClientCert', flags.tlsRequireClientCert ?? file['requireClientCert'] ?? false)
+  if (cert === undefined && key === undefined && ca === undefined && !requireClientCert) return undefined
+  if (cert === undefined || key === undefined) {
+    const [missing, given] = cert === undefined ? ['cert', key === undefined ? (ca === undefined ? 'tls.requireClientCert' : 'tls.ca') : 'tls.key'] : ['key', 'tls.cert']
+    throw new ConfigError(
+      `tls.${missing}`,
+      `is missing, and ${given} is given`,
+      `give both the node's certificate and its key (--tls-cert and --tls-key, or "tls": {"cert": ..., "key": ...}), such as the ones \`dyn init --tls\` writes; without TLS, give none of the tls settings`,
+    )
+  }
+  if (requireClientCert && ca === undefined) {
+    throw new ConfigError('tls.ca', 'is missing, and tls.requireClientCert is true', 'give the CA that signs the client certificates (--tls-ca, "tls": {"ca": ...}): without it any certificate of a public CA would be admitted')
+  }
+  return {cert, key, ...(ca === undefined ? {} : {ca}), requireClientCert}
+}
+
+const certificatePem = /-----BEGIN CERTIFICATE-----/
+const keyPem = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/
+
+async function readTlsFile(field: string, path: string, what: {pem: RegExp; kind: string}): Promise<Buffer> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    const hint = code === 'EACCES' ? ' (the node runs as a user that cannot read it: give that user read access, and keep a key mode 0600)' : ''
+    throw new ConfigError(field, `${path} cannot be read (${code})${hint}`, `give the path of the ${what.kind}, a PEM file the node can read (\`dyn init --tls\` writes them)`)
+  }
+  if (bytes.length > tlsFileBytesMax) throw new ConfigError(field, `${path} is ${bytes.length} bytes; the limit is ${tlsFileBytesMax}`, `give the path of the ${what.kind} in PEM form`)
+  const text = bytes.toString('latin1')
+  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED')) {
+    throw new ConfigError(field, `${path} is encrypted with a passphrase, which a node cannot ask for`, `write the key unencrypted, readable only by the node's user: openssl pkey -in ${path} -out KEY.pem && chmod 600 KEY.pem`)
+  }
+  if (!what.pem.test(text)) throw new ConfigError(field, `${path} is not a PEM ${what.kind} (no "-----BEGIN" line of one)`, `give the ${what.kind} in PEM form; convert a DER file with openssl x509 -inform der (certificates) or openssl pkey -inform der (keys)`)
+  return bytes
+}
+
+/** Reads the TLS files and checks that they make a usable TLS context: each one readable
+ * and PEM, the key the certificate's own. Throws ConfigError naming the field. */
+export async function readTlsFiles(tls: TlsConfig): Promise<TlsServerSettings> {
+  const [cert, key, ca] = await Promise.all([
+    readTlsFile('tls.cert', tls.cert, {pem: certificatePem, kind: 'certificate'}),
+    readTlsFile('tls.key', tls.key, {pem: keyPem, kind: 'private key'}),
+    tls.ca === undefined ? undefined : readTlsFile('tls.ca', tls.ca, {pem: certificatePem, kind: 'CA certificate'}),
+  ])
+  try {
+    createSecureContext({cert, key, ...(ca === undefined ? {} : {ca})})
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    if (/key values mismatch/i.test(message)) {
+      throw new ConfigError('tls.key', `${tls.key} is not the key of the certificate ${tls.cert}`, 'give the key that was made with the certificate (dyn init --tls writes NAME.pem and NAME-key.pem together)')
+    }
+    throw new ConfigError('tls.cert', `${tls.cert}, ${tls.key}${tls.ca === undefined ? '' : ` and ${tls.ca}`} cannot be used for TLS: ${message}`, 'check the files with openssl x509 -in CERT -noout -text and openssl pkey -in KEY -noout')
+  }
+  return {cert, key, ...(ca === undefined ? {} : {ca}), requireClientCert: tls.requireClientCert}
 }
 
 /** Hosts that are only something to listen on: a node announced at one cannot be reached. */

@@ -2,7 +2,8 @@
 // protocol server, the peer transport, the log store, the monotonic clock, the HTTP admin
 // port and the log together, in a documented order:
 //
-//   start: 1. open (lock) the store and recover the partitions on disk
+//   start: 0. read the TLS files, if any (a bad one fails before anything is opened)
+//          1. open (lock) the store and recover the partitions on disk
 //          2. listen on the wire port (clients and peers)
 //          3. listen on the HTTP port
 //          4. log "serving"
@@ -19,12 +20,12 @@ import {statfsSync} from 'node:fs'
 import {DynError, unreachable} from '../core/errors.js'
 import {failure, messageTypes, parseRequest, type MessageType} from '../core/protocol.js'
 import {SeededRandom} from '../core/random.js'
-import {connectionsMax, NetServer, writerTotals, type Connection, type LogEntry} from '../net/index.js'
+import {connectionsMax, NetServer, writerTotals, type Connection, type LogEntry, type TlsServerSettings} from '../net/index.js'
 import {Node} from '../node/node.js'
 import type {Clock} from '../node/ports.js'
 import {formatSyncMode, type StoreEvent} from '../store/index.js'
 import {Compactor} from './compactor.js'
-import {configWarnings, type DaemonConfig} from './config.js'
+import {configWarnings, readTlsFiles, type DaemonConfig} from './config.js'
 import {AdminServer} from './http.js'
 import {createLog, type DaemonLog, type LogFormat} from './log.js'
 import {Metrics, type Gauge} from './metrics.js'
@@ -75,12 +76,16 @@ export async function startDaemon(config: DaemonConfig, options: DaemonOptions =
   const log = createLog({name: config.name, ...(options.logFormat === undefined ? {} : {format: options.logFormat}), ...(options.logger === undefined ? {} : {write: options.logger})})
   for (const warning of configWarnings(config)) log.warn(warning)
   log.info('starting', {cluster: config.cluster, dataDir: config.dataDir, n: config.n, r: config.r, w: config.w, partitions: config.partitions, sync: formatSyncMode(config.syncMode)})
+  const tls = config.tls === undefined ? undefined : await readTlsFiles(config.tls).catch((error: unknown) => {
+    log.error(`start failed: ${messageOf(error)}`, {code: error instanceof DynError ? error.code : undefined})
+    throw error
+  })
   const store = await LogObjectStore.open({dataDir: config.dataDir, sync: config.syncMode, segmentBytesMax: config.segmentBytesMax, logger: (event) => logStoreEvent(log, event)})
   try {
     const recovered = await store.recoverAll()
     log.info('store open', {partitions: recovered, keys: store.totals().keys})
     const meta = await FileMetaStore.open(config.dataDir)
-    return await RunningDaemon.start({config, log, store, meta})
+    return await RunningDaemon.start({config, log, store, meta, ...(tls === undefined ? {} : {tls})})
   } catch (error) {
     await store.close().catch((closeError: unknown) => log.error(`closing the store failed: ${messageOf(closeError)}`))
     log.error(`start failed: ${messageOf(error)}`, {code: error instanceof DynError ? error.code : undefined})
@@ -93,6 +98,8 @@ interface Parts {
   log: DaemonLog
   store: LogObjectStore
   meta: FileMetaStore
+  /** The TLS files' contents when config.tls is set. */
+  tls?: TlsServerSettings
 }
 
 /** How often the node's periodic work is looked at (heartbeats, hint delivery...). Each part
@@ -129,6 +136,8 @@ class RunningDaemon implements Daemon {
       logger: netLogger,
       faults: this.faults.filter,
       ...(secret === undefined ? {} : {secret}),
+      // A node calls its peers as a client of theirs: its own certificate, the same CA.
+      ...(parts.tls === undefined ? {} : {tls: {cert: parts.tls.cert, key: parts.tls.key, ...(parts.tls.ca === undefined ? {} : {ca: parts.tls.ca})}}),
     })
     this.node = new Node({
       config: {
@@ -161,6 +170,7 @@ class RunningDaemon implements Daemon {
       logger: netLogger,
       faults: this.faults.filter,
       onConnection: (connection) => this.onConnection(connection),
+      ...(parts.tls === undefined ? {} : {tls: parts.tls}),
     })
     for (const type of messageTypes) this.wire.handle(type, (payload) => this.serve(type, payload))
     this.admin = new AdminServer({
@@ -168,6 +178,7 @@ class RunningDaemon implements Daemon {
       serving: () => this.state === 'serving',
       status: () => this.status(),
       metrics: () => this.metrics.render(this.gauges()),
+      ...(parts.tls === undefined ? {} : {tls: parts.tls}),
     })
   }
 
@@ -188,7 +199,8 @@ class RunningDaemon implements Daemon {
       daemon.compactor.tick()
     }, tickIntervalMs)
     daemon.ticker.unref()
-    log.info(`serving wire=${daemon.addressesBound.wire} http=${daemon.addressesBound.http}`, {pid: process.pid})
+    const tls = parts.tls === undefined ? 'off' : parts.tls.requireClientCert ? 'on, client certificates required' : 'on'
+    log.info(`serving wire=${daemon.addressesBound.wire} http=${daemon.addressesBound.http}`, {pid: process.pid, tls})
     return daemon
   }
 
@@ -318,6 +330,7 @@ class RunningDaemon implements Daemon {
       {name: 'dyn_uptime_seconds', help: 'Seconds since the node started.', value: (performance.now() - this.startedMs) / 1000},
       {name: 'dyn_connections_open', help: 'Wire connections accepted and not yet closed (clients and peers).', value: this.wire.connections.size},
       {name: 'dyn_connections_turned_away_total', help: `Wire connections refused with TOO_MANY_CONNECTIONS because ${connectionsMax} were open.`, value: this.wire.turnedAway, counter: true},
+      {name: 'dyn_tls_handshakes_failed_total', help: 'TLS handshakes on the wire port that failed: plaintext clients, refused or missing client certificates.', value: this.wire.handshakesFailed, counter: true},
       {name: 'dyn_peer_connections_open', help: 'Connections this node opened to its peers.', value: this.transport.openConnections},
       {name: 'dyn_store_partitions_open', help: 'Partitions of the store open on this node.', value: totals.partitionsOpen},
       {name: 'dyn_store_keys', help: 'Keys with a stored object, summed over open partitions.', value: totals.keys},

@@ -1,7 +1,12 @@
 // The HTTP admin port (DESIGN §7): /health for probes, /status (JSON) for people and
 // tools, /metrics (Prometheus text) for monitoring. Read-only; nothing here changes the node.
+// With TLS configured it serves HTTPS with the node's certificate (DESIGN §11), without
+// asking for client certificates: probes and Prometheus scrape it as they are, and what it
+// shows is read-only (keep it on loopback or behind the firewall all the same).
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
 import {DynError} from '../core/errors.js'
+import {tlsVersionMin, type TlsServerSettings} from '../net/index.js'
 
 export interface AdminHandlers {
   /** True while the node serves requests; false once it is stopping (503 for probes). */
@@ -9,6 +14,8 @@ export interface AdminHandlers {
   name: string
   status(): unknown
   metrics(): string
+  /** Serve HTTPS with these; undefined: HTTP. */
+  tls?: TlsServerSettings
 }
 
 export class AdminPortInUseError extends DynError {
@@ -34,7 +41,9 @@ export class AdminServer {
   private readonly server: Server
 
   constructor(handlers: AdminHandlers) {
-    this.server = createServer((request, response) => respond(handlers, request, response))
+    const handle = (request: IncomingMessage, response: ServerResponse): void => respond(handlers, request, response)
+    const tls = handlers.tls
+    this.server = tls === undefined ? createServer(handle) : createHttpsServer({cert: tls.cert, key: tls.key, minVersion: tlsVersionMin}, handle)
   }
 
   /** Starts listening; resolves with the bound address. */

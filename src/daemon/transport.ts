@@ -4,7 +4,7 @@
 // hello included, so a coordinator never waits longer than requestTimeoutMs on a replica.
 import {DynError} from '../core/errors.js'
 import type {MessageType, RequestOf, ResponseOf} from '../core/protocol.js'
-import {connect, TimeoutError, type Connection, type FaultFilter, type Logger} from '../net/index.js'
+import {connect, TimeoutError, type Connection, type FaultFilter, type Logger, type TlsClientSettings} from '../net/index.js'
 import type {RequestOptions, Transport} from '../node/ports.js'
 import {splitAddress, type HostPort} from './config.js'
 
@@ -33,6 +33,8 @@ export interface NetTransportOptions {
   /** Wire address of every peer by name. */
   addresses: ReadonlyMap<string, string>
   secret?: Uint8Array
+  /** Connect to peers with TLS, presenting the node's certificate (DESIGN §11). */
+  tls?: TlsClientSettings
   logger?: Logger
   faults?: FaultFilter
 }
@@ -101,8 +103,9 @@ export class NetTransport implements Transport {
   }
 
   private connect(target: HostPort): Promise<Connection> {
-    const {cluster, name, secret, logger, faults} = this.options
+    const {cluster, name, secret, tls, logger, faults} = this.options
     return connect({
+      ...(tls === undefined ? {} : {tls}),
       host: target.host,
       port: target.port,
       identity: {cluster, role: 'node', name, ...(secret === undefined ? {} : {secret})},

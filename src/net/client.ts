@@ -1,9 +1,11 @@
-// The connecting side of the wire protocol: a TCP connect bounded by connectTimeoutMs,
-// then the hello; resolves only with a connection that is ready for requests.
-import {connect as tcpConnect, type Socket} from 'node:net'
+// The connecting side of the wire protocol: a TCP connect (and with TLS settings, the TLS
+// handshake) bounded by connectTimeoutMs, then the hello; resolves only with a connection
+// that is ready for requests.
+import {isIP, connect as tcpConnect, type Socket} from 'node:net'
 import {connectTimeoutMs as connectTimeoutMsDefault} from './constants.js'
 import {Connection, type ConnectionSettings, type Identity} from './connection.js'
 import {ConnectError, RequestAbortedError, TimeoutError} from './errors.js'
+import {tlsClientFailure, tlsVersionMin, type TlsClientSettings} from './tls.js'
 
 export interface ConnectOptions extends ConnectionSettings {
   host: string
@@ -11,6 +13,8 @@ export interface ConnectOptions extends ConnectionSettings {
   identity: Identity
   connectTimeoutMs?: number
   signal?: AbortSignal
+  /** Connect with TLS (DESIGN §11); undefined: plaintext. */
+  tls?: TlsClientSettings
 }
 
 /** Connects and says hello. Rejects with ConnectError, TimeoutError, RequestAbortedError,
@@ -31,18 +35,32 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   return connection
 }
 
-function openSocket(options: ConnectOptions): Promise<Socket> {
+async function openSocket(options: ConnectOptions): Promise<Socket> {
+  // node:tls is loaded only by the programs that use it: a plain `dyn get` starts faster.
+  const tls = options.tls === undefined ? undefined : {settings: options.tls, connect: (await import('node:tls')).connect}
   const address = `${options.host}:${options.port}`
   const timeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted === true) return reject(new RequestAbortedError('connect', options.signal.reason))
-    const socket = tcpConnect({host: options.host, port: options.port})
+    const socket =
+      tls === undefined
+        ? tcpConnect({host: options.host, port: options.port})
+        : tls.connect({
+            host: options.host,
+            port: options.port,
+            minVersion: tlsVersionMin,
+            // SNI carries names only; an address is checked against the certificate's IP names.
+            ...(isIP(options.host) === 0 ? {servername: options.host} : {}),
+            ...(tls.settings.ca === undefined ? {} : {ca: tls.settings.ca}),
+            ...(tls.settings.cert === undefined ? {} : {cert: tls.settings.cert}),
+            ...(tls.settings.key === undefined ? {} : {key: tls.settings.key}),
+          })
     const fail = (error: unknown): void => {
       cleanup()
       socket.destroy()
       reject(error)
     }
-    const onError = (error: Error): void => fail(new ConnectError(address, error))
+    const onError = (error: Error): void => fail(tlsClientFailure(error, address) ?? new ConnectError(address, error))
     const onAbort = (): void => fail(new RequestAbortedError('connect', options.signal?.reason))
     const timer = setTimeout(() => fail(new TimeoutError(`connect to ${address}`, timeoutMs)), timeoutMs)
     const cleanup = (): void => {
@@ -52,7 +70,8 @@ function openSocket(options: ConnectOptions): Promise<Socket> {
     }
     socket.once('error', onError)
     options.signal?.addEventListener('abort', onAbort, {once: true})
-    socket.once('connect', () => {
+    // A TLS socket is ready once its handshake is done (and the node's certificate checked).
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       cleanup()
       resolve(socket)
     })

@@ -22,6 +22,7 @@ import {
 } from './errors.js'
 import {noFaults, type FaultFilter} from './faults.js'
 import {checkHello, checkProof, isRefusal, makeHello, makeProof, type Hello, type Role, type Side} from './hello.js'
+import {closedBeforeHello, looksLikeTlsHandshake, TlsError, tlsClientFailure} from './tls.js'
 import {BatchedWriter, type WriterStats} from './writer.js'
 
 /** Frame types the protocol itself uses; handlers cannot take these names. */
@@ -146,6 +147,11 @@ export class Connection {
   /** Peer requests whose handlers have not replied yet. */
   private incomingInFlight = 0
   private framesReceived = 0
+  /** Whether any byte has arrived: a node that closes before saying anything is telling a
+   * plaintext client that it speaks only TLS. */
+  private receivedAny = false
+  /** Whether the socket is a TLS socket (node:tls sets `encrypted`). */
+  private readonly encrypted: boolean
   private helloTimer: ReturnType<typeof setTimeout> | undefined
   private closeTimer: ReturnType<typeof setTimeout> | undefined
   private resolveReady!: (peer: PeerInfo) => void
@@ -175,10 +181,11 @@ export class Connection {
     this.ready.catch(ignore) // callers that never await ready must not see an unhandled rejection
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
 
+    this.encrypted = (socket as {encrypted?: unknown}).encrypted === true
     socket.setNoDelay(true) // frames are batched here; Nagle's delay would only add latency
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', (error) => this.finish(`socket error: ${error.message}`))
-    socket.on('close', () => this.finish(this.state === 'closing' ? 'closed' : 'the peer closed the connection'))
+    socket.on('error', (error) => this.onSocketError(error))
+    socket.on('close', () => this.onSocketClose())
 
     const idleMs = options.idleTimeoutMs ?? idleTimeoutMs
     if (this.side === 'acceptor' && idleMs > 0) {
@@ -264,8 +271,31 @@ export class Connection {
     this.socket.destroy()
   }
 
+  /** Before the hello completes, a TLS failure (a node that wants a client certificate
+   * says so only after the handshake, in TLS 1.3) becomes the named error of `ready`. */
+  private onSocketError(error: Error): void {
+    if (this.side === 'connector' && (this.state === 'hello' || this.state === 'auth')) {
+      // A reset is not read as a TLS port: a node killed mid-connect resets too, and its
+      // CONNECTION_CLOSED lets a client try the next node.
+      const failure = this.encrypted ? tlsClientFailure(error, this.address) : undefined
+      if (failure !== undefined) this.rejectReady(failure)
+    }
+    this.finish(`socket error: ${error.message}`)
+  }
+
+  private onSocketClose(): void {
+    if (this.side === 'connector' && this.state === 'hello' && !this.receivedAny) this.rejectReady(closedBeforeHello(this.address, this.encrypted))
+    this.finish(this.state === 'closing' ? 'closed' : 'the peer closed the connection')
+  }
+
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return
+    if (!this.receivedAny && this.side === 'acceptor' && looksLikeTlsHandshake(chunk)) {
+      return this.protocolFailure(
+        new TlsError('the peer began a TLS handshake, and this node does not serve TLS', 'TLS_NOT_CONFIGURED', 'connect without TLS, or give the node "tls" in its configuration (docs/node.md)'),
+      )
+    }
+    this.receivedAny = true
     let bodies: Uint8Array[]
     try {
       bodies = this.decoder.push(chunk)

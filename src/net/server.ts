@@ -1,12 +1,14 @@
 // The TCP server of the wire protocol (DESIGN §7): one port for clients and peers. It
-// accepts connections, runs the hello on each, dispatches requests to the handler table
-// and closes gracefully (stop accepting, let in-flight requests finish) for SIGTERM.
+// accepts connections (with TLS settings, TLS connections only: DESIGN §11), runs the
+// hello on each, dispatches requests to the handler table and closes gracefully (stop
+// accepting, let in-flight requests finish) for SIGTERM.
 import {createServer, type Server, type Socket} from 'node:net'
 import {assert} from '../core/errors.js'
 import {Connection, reservedTypes, type ConnectionSettings, type Handler, type Identity, type Logger} from './connection.js'
 import {encodeFrame} from './codec.js'
-import {closeTimeoutMs, connectionsMax} from './constants.js'
+import {closeTimeoutMs, connectionsMax, helloTimeoutMs} from './constants.js'
 import {ListenError, PortInUseError} from './errors.js'
+import {tlsVersionMin, type TlsServerSettings} from './tls.js'
 
 export interface ServerOptions extends Omit<ConnectionSettings, 'handlers'> {
   identity: Identity
@@ -14,6 +16,8 @@ export interface ServerOptions extends Omit<ConnectionSettings, 'handlers'> {
   onConnection?: (connection: Connection) => void
   /** Connections kept open at once; default connectionsMax. */
   connectionsMax?: number
+  /** Serve TLS only (DESIGN §11); undefined: plaintext. */
+  tls?: TlsServerSettings
 }
 
 /** At most one warning per this many ms about connections turned away: a flood of them
@@ -36,6 +40,9 @@ export class NetServer {
   /** Connections refused for the limit, and when that was last logged. */
   private turnedAwayCount = 0
   private turnedAwayLoggedMs = -Infinity
+  /** TLS handshakes that failed, and when that was last logged. */
+  private handshakesFailedCount = 0
+  private handshakesFailedLoggedMs = -Infinity
 
   constructor(options: ServerOptions) {
     this.options = options
@@ -46,6 +53,12 @@ export class NetServer {
   /** Connections turned away because connectionsMax were open. */
   get turnedAway(): number {
     return this.turnedAwayCount
+  }
+
+  /** TLS handshakes that failed: plaintext clients, clients without a certificate the CA
+   * signed (mutual TLS), clients that do not trust this node's certificate. */
+  get handshakesFailed(): number {
+    return this.handshakesFailedCount
   }
 
   /** Registers the handler of one message type; its return value is the reply. */
@@ -64,7 +77,7 @@ export class NetServer {
   /** Starts listening; rejects with PortInUseError or ListenError. */
   async listen(address: ListenAddress): Promise<ListenAddress> {
     assert(this.server === undefined, 'listen called twice')
-    const server = createServer((socket) => this.accept(socket))
+    const server = await this.createListener()
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
@@ -94,6 +107,40 @@ export class NetServer {
     const stopped = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()))
     for (const connection of this.open) connection.destroy('server destroyed')
     await stopped
+  }
+
+  private async createListener(): Promise<Server> {
+    const tls = this.options.tls
+    if (tls === undefined) return createServer((socket) => this.accept(socket))
+    // Loaded here: every client imports this module, and most never serve anything.
+    const {createServer: createTlsServer} = await import('node:tls')
+    const server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca === undefined ? {} : {ca: tls.ca}),
+        requestCert: tls.requireClientCert,
+        rejectUnauthorized: tls.requireClientCert,
+        minVersion: tlsVersionMin,
+        // A handshake is a round trip or two, as the hello: bounded the same way.
+        handshakeTimeout: this.options.helloTimeoutMs ?? helloTimeoutMs,
+      },
+      (socket) => this.accept(socket),
+    )
+    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => this.onHandshakeFailed(error, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`))
+    return server
+  }
+
+  /** A failed handshake closes that socket (node:tls does it); it is counted, and logged at
+   * most once per turnedAwayLogIntervalMs, since anyone can cause one. */
+  private onHandshakeFailed(error: NodeJS.ErrnoException, address: string): void {
+    this.handshakesFailedCount++
+    const nowMs = performance.now()
+    if (nowMs - this.handshakesFailedLoggedMs < turnedAwayLogIntervalMs) return
+    this.handshakesFailedLoggedMs = nowMs
+    const plaintext = error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || error.code === 'ERR_SSL_HTTP_REQUEST'
+    const why = plaintext ? 'the client spoke plaintext to this TLS port' : (error.message.split('\n')[0] ?? '')
+    this.logger({level: 'warn', message: `TLS handshake failed: ${why} (${this.handshakesFailedCount} so far)`, code: error.code ?? 'TLS_FAILED', address})
   }
 
   private accept(socket: Socket): void {

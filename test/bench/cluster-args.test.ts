@@ -9,7 +9,7 @@ describe('bench:cluster arguments', () => {
       rounds: roundsDefault,
       seconds: secondsDefault,
       concurrencies: [1, 16, 64, 256],
-      systems: ['dyn', 'etcd', 'redis'],
+      systems: ['dyn', 'dyn-tls', 'etcd', 'redis'],
       install: true,
       dynConfig: {},
     })
@@ -40,7 +40,7 @@ describe('bench:cluster arguments', () => {
     [['--concurrency', '1,,16'], /empty item/],
     [['--concurrency', '16,16'], /twice/],
     [['--concurrency', '0'], /--concurrency: "0"/],
-    [['--systems', 'dyn,cassandra'], /"cassandra" is not one of dyn, etcd, redis/],
+    [['--systems', 'dyn,cassandra'], /"cassandra" is not one of dyn, dyn-tls, etcd, redis/],
     [['--sekonds', '3'], /unknown argument "--sekonds"/],
     [['--dyn-config', '{readFanout: all}'], /--dyn-config must be a JSON object/],
     [['--dyn-config', '[1]'], /--dyn-config must be a JSON object/],

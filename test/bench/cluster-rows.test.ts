@@ -1,9 +1,9 @@
 // The shaping of bench/cluster.ts's results: percentiles, medians of rounds, the --json
 // document, ratios and the tables. Made-up measurements only; nothing here is timed.
 import {describe, expect, it} from 'vitest'
-import {ratioTables, resultsTable} from '../../bench/peers/report.js'
+import {ratioTables, resultsTable, tlsTable} from '../../bench/peers/report.js'
 import {redisConfig} from '../../bench/peers/redis.js'
-import {jsonDocument, median, medianRows, percentile, ratios, summarize, type Measurement} from '../../bench/peers/rows.js'
+import {jsonDocument, median, medianRows, percentile, ratios, summarize, tlsRatios, type Measurement} from '../../bench/peers/rows.js'
 
 const measurement = (fields: Partial<Measurement> & Pick<Measurement, 'system' | 'op' | 'concurrency' | 'round'>): Measurement => ({
   opsPerSec: 100,
@@ -108,5 +108,21 @@ describe('redis config', () => {
   it('is durable and loopback only', () => {
     const config = redisConfig({port: 12345, dir: '/tmp/x'}).split('\n')
     expect(config).toEqual(expect.arrayContaining(['bind 127.0.0.1', 'port 12345', 'appendonly yes', 'appendfsync always', 'dir /tmp/x', 'save ""']))
+  })
+})
+
+describe('what TLS costs', () => {
+  const rows = medianRows([
+    measurement({system: 'dyn', op: 'put', concurrency: 64, round: 1, opsPerSec: 1000, p50Ms: 2, p99Ms: 8}),
+    measurement({system: 'dyn-tls', op: 'put', concurrency: 64, round: 1, opsPerSec: 800, p50Ms: 3, p99Ms: 10}),
+    measurement({system: 'dyn', op: 'get', concurrency: 16, round: 1}),
+    measurement({system: 'etcd', op: 'put', concurrency: 64, round: 1, opsPerSec: 500}),
+  ])
+
+  it('divides dyn-tls by dyn where both were measured, and keeps dyn-tls out of the peer ratios', () => {
+    expect(tlsRatios(rows)).toEqual([{op: 'put', concurrency: 64, opsPerSec: 0.8, p50: 1.5, p99: 1.25}])
+    expect(ratios(rows).map((ratio) => ratio.peer)).toEqual(['etcd'])
+    expect(tlsTable(rows)).toContain('| put |   64 |           0.80x |         1.50x |         1.25x |')
+    expect(tlsTable(rows.filter((row) => row.system !== 'dyn-tls'))).toBeUndefined()
   })
 })

@@ -86,6 +86,13 @@ describe('parseGet', () => {
     expect(parseGet(argv, context)).toBeUndefined()
   })
 
+  it('leaves TLS to oclif, from a flag or the environment', () => {
+    expect(parseGet(['cart', '--tls-ca', 'ca.pem'], context)).toBeUndefined()
+    expect(parseGet(['cart', '--tls-cert=c.pem', '--tls-key=k.pem'], context)).toBeUndefined()
+    expect(parseGet(['cart'], {env: {DYN_TLS_CA: '/etc/dyn/ca.pem'}, jsonMayBeColoured: false})).toBeUndefined()
+    expect(parseGet(['cart'], {env: {DYN_TLS_CA: ''}, jsonMayBeColoured: false})).toBeDefined()
+  })
+
   it('leaves --json to oclif where oclif may colour it', () => {
     expect(parseGet(['cart', '--json'], {env: {}, jsonMayBeColoured: true})).toBeUndefined()
     expect(parseGet(['cart'], {env: {}, jsonMayBeColoured: true})).toBeDefined()

@@ -222,11 +222,13 @@ const nodeSettings: NodeSettings = {
   secret: 'a-secret-of-more-than-16-characters',
 }
 
+const nodeTls = {cert: 'n4.pem', key: 'n4-key.pem', ca: 'ca.pem', requireClientCert: true}
+
 /** Settings that give every template every value it can take. */
 function fullSettings(): TemplateSettings[] {
   return [
     {template: 'local-cluster', node: {...nodeSettings, seeds: undefined, secret: undefined}},
-    {template: 'node', node: nodeSettings},
+    {template: 'node', node: {...nodeSettings, tls: nodeTls, insecure: true}},
     {template: 'systemd', unit: {bin: '/usr/local/bin/dyn', configPath: '/etc/dyn/node.json', user: 'dyn', dataDir: '/var/lib/dyn'}},
     {template: 'kubernetes', kubernetes: {cluster: 'prod', namespace: 'store', replicas: 3, image: 'dyn:0.1.0', storage: '10Gi', n: 3, r: 2, w: 2, partitions: 128, sync: 'always'}},
   ]
@@ -236,10 +238,13 @@ describe('node configurations from the templates', () => {
   it.each<[string, TemplateName, NodeSettings]>([
     ['a local node', 'local-cluster', {...nodeSettings, listen: {host: '127.0.0.1', port: 7001}, seeds: undefined, secret: undefined}],
     ['a first member of a cluster across hosts, with a secret', 'node', {...nodeSettings, seeds: undefined}],
-    ['a node joining through seeds', 'node', {...nodeSettings, name: 'n4', listen: {host: '10.0.0.4', port: 7001}, members: undefined, secret: undefined}],
+    ['a node joining through seeds, with TLS', 'node', {...nodeSettings, name: 'n4', listen: {host: '10.0.0.4', port: 7001}, members: undefined, secret: undefined, tls: nodeTls}],
+    ['a node with neither, insecure', 'node', {...nodeSettings, secret: undefined, insecure: true}],
   ])('%s passes the daemon validator with the values given', (_what, template, settings) => {
     const text = renderTemplate(template, templateValues({template, node: settings} as TemplateSettings))
-    const config = parseConfig(JSON.parse(text) as unknown, {baseDir: '/'})
+    const config = parseConfig(JSON.parse(text) as unknown, {baseDir: '/etc/dyn'})
+    expect(config.tls).toEqual(settings.tls === undefined ? undefined : {cert: '/etc/dyn/n4.pem', key: '/etc/dyn/n4-key.pem', ca: '/etc/dyn/ca.pem', requireClientCert: true})
+    expect(config.insecure).toBe(settings.insecure === true)
     expect(config).toMatchObject({cluster: 'prod', name: settings.name, listen: settings.listen, http: settings.http, dataDir: '/var/lib/dyn', n: 3, r: 2, w: 2, partitions: 128, sync: 'interval:10'})
     expect(config.members.map((member) => member.name)).toEqual(settings.members?.map((member) => member.name) ?? [])
     expect(config.seeds).toEqual(settings.seeds)

@@ -31,6 +31,9 @@ export async function dyn(
     DYN_DIR: undefined,
     DYN_CLUSTER: undefined,
     DYN_SECRET_FILE: undefined,
+    DYN_TLS_CA: undefined,
+    DYN_TLS_CERT: undefined,
+    DYN_TLS_KEY: undefined,
     NODE_ENV: undefined,
     ...options.env,
   }

@@ -47,7 +47,7 @@ describe('advertise', () => {
   })
 
   it('is this node’s address in the member list it makes for itself (alone, or with --peers)', () => {
-    const alone = parseConfig({name: 'solo', dataDir: '/d', n: 1, r: 1, w: 1, listen: {host: '0.0.0.0', port: 7005}, advertise: 'solo.example:7005'}, {baseDir: '/'})
+    const alone = parseConfig({name: 'solo', dataDir: '/d', n: 1, r: 1, w: 1, listen: {host: '0.0.0.0', port: 7005}, advertise: 'solo.example:7005', insecure: true}, {baseDir: '/'})
     expect(alone.members).toEqual([{name: 'solo', address: 'solo.example:7005', weight: 1}])
     const withPeers = parseConfig({name: 'a', dataDir: '/d', n: 2, r: 1, w: 1, advertise: 'a.example:7001'}, {baseDir: '/', overrides: {peers: 'b@b.example:7001'}})
     expect(withPeers.members.find((member) => member.name === 'a')?.address).toBe('a.example:7001')

@@ -174,9 +174,10 @@ describe('parseConfig', () => {
 })
 
 describe('configWarnings', () => {
-  it('warns loudly about a non-loopback listener without a secret, and not with one', () => {
-    const open = parse({...valid, listen: {host: '0.0.0.0', port: 7001}})
-    expect(configWarnings(open).join('\n')).toMatch(/WARNING: listening on 0\.0\.0\.0:7001.*without a cluster secret/)
+  it('refuses a non-loopback listener without a secret or TLS, and warns loudly when --insecure allows it', () => {
+    expect(() => parse({...valid, listen: {host: '0.0.0.0', port: 7001}})).toThrow(/listen\.host: 0\.0\.0\.0 is not a loopback address, and the node has neither a cluster secret nor TLS/)
+    const open = parse({...valid, listen: {host: '0.0.0.0', port: 7001}}, {insecure: true})
+    expect(configWarnings(open).join('\n')).toMatch(/WARNING: insecure: listening on 0\.0\.0\.0:7001.*without a cluster secret or TLS/)
     const secured = parse({...valid, listen: {host: '0.0.0.0', port: 7001}, secret: 'a-long-enough-cluster-secret'})
     expect(configWarnings(secured).join('\n')).not.toContain('without a cluster secret')
     expect(configWarnings(parse(valid))).toEqual([])

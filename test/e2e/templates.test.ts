@@ -210,6 +210,7 @@ describe('initTemplate', () => {
     ['a node not among the members', 'node', {...node, name: 'n9', n: 1}, /^the configuration would be invalid: name: "n9" is not one of members \(n1\) \(set by --name\)/],
     ['a joining node on a wildcard address', 'node', {name: 'n4', listen: '0.0.0.0:7001', seeds: '10.0.0.1:7001'}, /^--listen: 0\.0\.0\.0:7001: a node joining through --seeds announces its listen address/],
     ['neither members nor seeds', 'node', {name: 'n1', listen: '127.0.0.1:7001'}, /^--members: is missing, and so is --seeds/],
+    ['a CA folder without --tls', 'node', {...node, 'tls-dir': '/tmp/ca'}, /^--tls-dir: is given without --tls/],
     ['a missing name', 'node', {listen: '127.0.0.1:7001', seeds: '10.0.0.1:7001'}, /^--name: is missing/],
     ['a flag of another template', 'node', {...node, bin: '/usr/bin/dyn'}, /^--bin: does not apply to --template node/],
     ['a relative program path', 'systemd', {bin: 'dyn'}, /^--bin: dyn is not an absolute path/],
@@ -224,9 +225,9 @@ describe('initTemplate', () => {
   it('fits the default N, R and W to the first members; a joining node keeps the cluster defaults', async () => {
     const alone = await initTemplate({template: 'local-cluster', flags: {name: 'n1', out: join(dir, 'alone')}, force: false})
     expect(JSON.parse(await readFile(alone.path, 'utf8'))).toMatchObject({n: 1, r: 1, w: 1})
-    const pair = await initTemplate({template: 'node', flags: {name: 'n1', listen: '10.0.0.1:7001', members: 'n1@10.0.0.1:7001,n2@10.0.0.2:7001', out: join(dir, 'pair')}, force: false})
+    const pair = await initTemplate({template: 'node', flags: {name: 'n1', listen: '10.0.0.1:7001', members: 'n1@10.0.0.1:7001,n2@10.0.0.2:7001', out: join(dir, 'pair')}, force: false, insecure: true})
     expect(JSON.parse(await readFile(pair.path, 'utf8'))).toMatchObject({n: 2, r: 2, w: 2})
-    const joining = await initTemplate({template: 'node', flags: {name: 'n4', listen: '10.0.0.4:7001', seeds: '10.0.0.1:7001', out: join(dir, 'joining')}, force: false})
+    const joining = await initTemplate({template: 'node', flags: {name: 'n4', listen: '10.0.0.4:7001', seeds: '10.0.0.1:7001', out: join(dir, 'joining')}, force: false, insecure: true})
     expect(JSON.parse(await readFile(joining.path, 'utf8'))).toMatchObject({n: 3, r: 2, w: 2})
   })
 
@@ -312,9 +313,16 @@ describe('initTemplate', () => {
     })
   })
 
-  it('warns, as the node will, about a wire port off loopback without a secret', async () => {
-    const result = await initTemplate({template: 'node', flags: {name: 'n1', listen: '10.0.0.1:7001', members: 'n1@10.0.0.1:7001', n: 1, r: 1, w: 1, out: join(dir, 'warn')}, force: false})
-    expect(result.warnings).toEqual([expect.stringMatching(/^WARNING: listening on 10\.0\.0\.1:7001, which is not a loopback address, without a cluster secret/)])
+  it('refuses a wire port off loopback without a secret or TLS, as the node will, and warns when --insecure allows it', async () => {
+    const flags = {name: 'n1', listen: '10.0.0.1:7001', members: 'n1@10.0.0.1:7001', n: 1, r: 1, w: 1, out: join(dir, 'open')}
+    await expect(initTemplate({template: 'node', flags, force: false})).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/^--listen: 10\.0\.0\.1 is not a loopback address, and the node has neither a cluster secret nor TLS/),
+      suggestion: expect.stringContaining('--secret-file FILE and/or --tls'),
+    })
+    const result = await initTemplate({template: 'node', flags, force: false, insecure: true})
+    expect(JSON.parse(await readFile(result.path, 'utf8'))).toMatchObject({insecure: true})
+    expect(result.warnings).toEqual([expect.stringMatching(/^WARNING: insecure: listening on 10\.0\.0\.1:7001, which is not a loopback address, without a cluster secret or TLS/)])
   })
 })
 

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {dirFlag} from '../../cli/flags.js'
+import {dirFlag, tlsFlags} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {parseAddress} from '../../client/index.js'
 import {join, stageJoin} from '../../cluster/membership.js'
@@ -36,6 +36,7 @@ export default class ClusterJoin extends BaseCommand {
     address: Flags.string({description: "with --host: the joining node's HOST:PORT, when the cluster has not heard of it through its seeds", dependsOn: ['host']}),
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
     dir: dirFlag,
+    ...tlsFlags,
   }
 
   async run(): Promise<unknown> {

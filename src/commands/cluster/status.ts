@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {dirFlag} from '../../cli/flags.js'
+import {dirFlag, tlsFlags} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {clusterMembership, membershipText, remoteMembership} from '../../cluster/membership.js'
 import {clusterStatus} from '../../cluster/status.js'
@@ -15,6 +15,7 @@ export default class ClusterStatus extends BaseCommand {
     host: Flags.string({description: 'ask the node at HOST:PORT and the members it knows instead of a local cluster', env: 'DYN_HOST'}),
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
     dir: dirFlag,
+    ...tlsFlags,
   }
 
   async run(): Promise<unknown> {

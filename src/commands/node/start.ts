@@ -17,6 +17,7 @@ export default class NodeStart extends BaseCommand {
     '<%= config.bin %> node start --config .dyn/n1/node.json',
     '<%= config.bin %> node start --name n1 --port 7001 --http-port 8001 --data-dir ./data/n1 --peers n2@127.0.0.1:7002,n3@127.0.0.1:7003',
     '<%= config.bin %> node start --name solo --data-dir ./data --n 1 --r 1 --w 1',
+    '<%= config.bin %> node start --config /etc/dyn/node.json --tls-cert /etc/dyn/n1.pem --tls-key /etc/dyn/n1-key.pem --tls-ca /etc/dyn/ca.pem --tls-require-client-cert',
   ]
 
   static override flags = {
@@ -35,6 +36,11 @@ export default class NodeStart extends BaseCommand {
     partitions: Flags.integer({summary: 'Partition count Q, a power of two from 8 to 4096 [default: 64].'}),
     sync: Flags.string({summary: 'Durability: always, interval:MS or none [default: always].'}),
     advertise: Flags.string({summary: 'HOST:PORT other nodes and clients reach this node at, when not the listen address [default: the listen address].'}),
+    'tls-cert': Flags.string({summary: 'PEM certificate: serve TLS on the wire and HTTP ports with it, and present it to peers (with --tls-key).'}),
+    'tls-key': Flags.string({summary: "PEM private key of --tls-cert, unencrypted (keep it mode 0600)."}),
+    'tls-ca': Flags.string({summary: "PEM CA certificate(s) that peers' and, with --tls-require-client-cert, clients' certificates must chain to."}),
+    'tls-require-client-cert': Flags.boolean({allowNo: true, summary: 'Mutual TLS: admit only connections with a certificate --tls-ca signed.'}),
+    insecure: Flags.boolean({summary: 'Serve on a non-loopback address without a cluster secret and without TLS (refused otherwise).'}),
   }
 
   async run(): Promise<void> {
@@ -56,6 +62,11 @@ export default class NodeStart extends BaseCommand {
         partitions: flags.partitions,
         sync: flags.sync,
         advertise: flags.advertise,
+        tlsCert: flags['tls-cert'],
+        tlsKey: flags['tls-key'],
+        tlsCa: flags['tls-ca'],
+        tlsRequireClientCert: flags['tls-require-client-cert'],
+        insecure: flags.insecure,
       },
     })
     const daemon = await startDaemon(config, {logFormat: this.jsonEnabled() ? 'json' : 'text'})

@@ -1,0 +1,83 @@
+// The TLS settings a client connects with (DESIGN §11, docs/cli.md): the CA the nodes'
+// certificates chain to and, for nodes that require client certificates (mutual TLS), a
+// certificate and its key. They come from the --tls-ca, --tls-cert and --tls-key flags of
+// the commands or the DYN_TLS_CA, DYN_TLS_CERT and DYN_TLS_KEY variables, as files, and
+// like the cluster secret (identity.ts) every client of the process presents them without
+// each command passing them along: the commands' base class (cli/base-command.ts) writes
+// the flags into the variables, which are read here.
+import {readFileSync} from 'node:fs'
+import type {Buffer} from 'node:buffer'
+import {DynError, exitCodes} from '../core/errors.js'
+import type {TlsClientSettings} from '../net/index.js'
+
+/** Largest certificate, key or CA file read: a PEM certificate is 1 to 2 KiB, a bundle of
+ * every public root CA about 200 KiB. */
+export const tlsFileBytesMax = 1024 * 1024
+
+/** The environment variables, and the flags that take them. */
+export const tlsVariables = {ca: 'DYN_TLS_CA', cert: 'DYN_TLS_CERT', key: 'DYN_TLS_KEY'} as const
+
+export type TlsPathName = keyof typeof tlsVariables
+
+/** Paths of the TLS files; each undefined when not given. */
+export type ClientTlsPaths = Partial<Record<TlsPathName, string | undefined>>
+
+export class TlsFileError extends DynError {
+  constructor(which: TlsPathName, problem: string, suggestion: string) {
+    super(`--tls-${which} (${tlsVariables[which]}): ${problem}`, {code: 'TLS_FILE', exitCode: exitCodes.usage, suggestion})
+  }
+}
+
+const what: Readonly<Record<TlsPathName, {kind: string; pem: RegExp}>> = {
+  ca: {kind: 'CA certificate', pem: /-----BEGIN CERTIFICATE-----/},
+  cert: {kind: 'client certificate', pem: /-----BEGIN CERTIFICATE-----/},
+  key: {kind: 'private key', pem: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/},
+}
+
+function readPem(which: TlsPathName, path: string): Buffer {
+  const {kind, pem} = what[which]
+  const suggestion = `give the path of the ${kind} in PEM form (\`dyn init --tls\` writes ca.pem, client.pem and client-key.pem), or unset ${tlsVariables[which]}`
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(path)
+  } catch (error) {
+    throw new TlsFileError(which, `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, suggestion)
+  }
+  if (bytes.length > tlsFileBytesMax) throw new TlsFileError(which, `${path} is ${bytes.length} bytes; the limit is ${tlsFileBytesMax}`, suggestion)
+  const text = bytes.toString('latin1')
+  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED')) {
+    throw new TlsFileError(which, `${path} is encrypted with a passphrase, which dyn cannot ask for`, `write the key unencrypted, readable only by you: openssl pkey -in ${path} -out KEY.pem && chmod 600 KEY.pem`)
+  }
+  if (!pem.test(text)) throw new TlsFileError(which, `${path} is not a PEM ${kind}`, suggestion)
+  return bytes
+}
+
+/** The settings the paths give, read and checked; undefined when no path is given
+ * (plaintext). A certificate needs its key and a key its certificate. */
+export function readClientTls(paths: ClientTlsPaths): TlsClientSettings | undefined {
+  const given = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value)
+  const ca = given(paths.ca)
+  const cert = given(paths.cert)
+  const key = given(paths.key)
+  if (ca === undefined && cert === undefined && key === undefined) return undefined
+  if ((cert === undefined) !== (key === undefined)) {
+    const [missing, present] = cert === undefined ? (['cert', 'key'] as const) : (['key', 'cert'] as const)
+    throw new TlsFileError(missing, `is missing, and --tls-${present} (${tlsVariables[present]}) is given`, 'give the client certificate and its key together (client.pem and client-key.pem from `dyn init --tls`)')
+  }
+  return {
+    ...(ca === undefined ? {} : {ca: readPem('ca', ca)}),
+    ...(cert === undefined ? {} : {cert: readPem('cert', cert)}),
+    ...(key === undefined ? {} : {key: readPem('key', key)}),
+  }
+}
+
+/** The settings DYN_TLS_CA, DYN_TLS_CERT and DYN_TLS_KEY name; undefined when none is set. */
+export function tlsFromEnvironment(env: NodeJS.ProcessEnv = process.env): TlsClientSettings | undefined {
+  return readClientTls({ca: env[tlsVariables.ca], cert: env[tlsVariables.cert], key: env[tlsVariables.key]})
+}
+
+/** The settings a client connects with: those given, else the variables' (which a
+ * command sets from its flags); undefined: plaintext. */
+export function clientTls(given?: TlsClientSettings): TlsClientSettings | undefined {
+  return given ?? tlsFromEnvironment()
+}
