@@ -39,6 +39,13 @@ export const inFlightRequestsMax = 1_024
  * this plus the store's files. */
 export const connectionsMax = 4_096
 
+/** TLS connections a node lets wait in their handshake at once, beyond the connections it
+ * has accepted: a handshake is not a connection yet (connectionsMax counts those), but it
+ * holds a socket and TLS state for up to helloTimeoutMs. Past this, new TCP connections are
+ * closed on arrival until handshakes finish or time out, so clients that open TLS
+ * connections and never finish the handshake pin a bounded amount of memory. */
+export const tlsHandshakesPendingMax = 1_024
+
 /** A node closes a connection it accepted after this long without a frame either way and
  * with nothing in flight: a client that went away without closing (a laptop asleep, a
  * process frozen) stops holding a descriptor and its buffers for good. Peers talk every

@@ -6,7 +6,7 @@ import {createServer, type Server, type Socket} from 'node:net'
 import {assert} from '../core/errors.js'
 import {Connection, reservedTypes, type ConnectionSettings, type Handler, type Identity, type Logger} from './connection.js'
 import {encodeFrame} from './codec.js'
-import {closeTimeoutMs, connectionsMax, helloTimeoutMs} from './constants.js'
+import {closeTimeoutMs, connectionsMax, helloTimeoutMs, tlsHandshakesPendingMax} from './constants.js'
 import {ListenError, PortInUseError} from './errors.js'
 import {tlsVersionMin, type TlsServerSettings} from './tls.js'
 
@@ -16,6 +16,9 @@ export interface ServerOptions extends Omit<ConnectionSettings, 'handlers'> {
   onConnection?: (connection: Connection) => void
   /** Connections kept open at once; default connectionsMax. */
   connectionsMax?: number
+  /** With TLS: connections in their handshake at once, beyond those accepted; default
+   * tlsHandshakesPendingMax. */
+  tlsHandshakesPendingMax?: number
   /** Serve TLS only (DESIGN §11); undefined: plaintext. */
   tls?: TlsServerSettings
 }
@@ -128,6 +131,11 @@ export class NetServer {
       (socket) => this.accept(socket),
     )
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => this.onHandshakeFailed(error, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`))
+    // The server counts every TCP connection, accepted or still in its handshake; accepted
+    // ones beyond connectionsMax are turned away with an error frame (accept), so this
+    // leaves room for them and bounds the handshakes.
+    server.maxConnections = this.connectionsMax + (this.options.tlsHandshakesPendingMax ?? tlsHandshakesPendingMax) + 1
+    server.on('drop', (data?: {remoteAddress?: string; remotePort?: number}) => this.onDropped(`${data?.remoteAddress ?? '?'}:${data?.remotePort ?? '?'}`))
     return server
   }
 
@@ -141,6 +149,16 @@ export class NetServer {
     const plaintext = error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || error.code === 'ERR_SSL_HTTP_REQUEST'
     const why = plaintext ? 'the client spoke plaintext to this TLS port' : (error.message.split('\n')[0] ?? '')
     this.logger({level: 'warn', message: `TLS handshake failed: ${why} (${this.handshakesFailedCount} so far)`, code: error.code ?? 'TLS_FAILED', address})
+  }
+
+  /** A TCP connection closed on arrival because too many handshakes were under way: counted
+   * as turned away, logged at most once per turnedAwayLogIntervalMs. */
+  private onDropped(address: string): void {
+    this.turnedAwayCount++
+    const nowMs = performance.now()
+    if (nowMs - this.turnedAwayLoggedMs < turnedAwayLogIntervalMs) return
+    this.turnedAwayLoggedMs = nowMs
+    this.logger({level: 'warn', message: `turned away a connection: too many TLS handshakes under way (${this.turnedAwayCount} turned away so far)`, code: 'TOO_MANY_HANDSHAKES', address})
   }
 
   private accept(socket: Socket): void {

@@ -78,4 +78,19 @@ describe('TLS', () => {
     const foreign = await tracker.client(port, {tls: stranger}).catch((e: unknown) => e)
     expect(foreign).toMatchObject({code: 'TLS_CLIENT_CERT_REFUSED'})
   })
+
+  it('bounds the connections waiting in their handshake, and serves again once they are gone', async () => {
+    const {server: net, port, logs} = await tracker.server({tls: {...server, requireClientCert: false}, connectionsMax: 2, tlsHandshakesPendingMax: 3})
+    net.handle('ping', () => 'pong')
+    // TCP connections that never start their handshake: 2 + 3 + 1 fit, the next are closed on arrival.
+    const silent = await Promise.all(Array.from({length: 6}, () => tracker.raw(port)))
+    const over = await tracker.raw(port)
+    await Promise.race([over.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the connection over the bound was not closed')), 5_000).unref())])
+    await expect.poll(() => net.turnedAway).toBeGreaterThanOrEqual(1)
+    expect(logs.some((entry) => entry.code === 'TOO_MANY_HANDSHAKES')).toBe(true)
+    for (const peer of silent) expect(peer.socket.destroyed).toBe(false)
+    for (const peer of silent) peer.socket.destroy()
+    await Promise.all(silent.map((peer) => peer.closed))
+    await expect.poll(async () => (await tracker.client(port, {tls: {ca: client.ca}}).then((connection) => connection.request('ping', null), () => 'refused'))).toBe('pong')
+  })
 })
