@@ -152,7 +152,18 @@ export default class Conflicts extends BaseCommand {
   }
 
   private hints(
-    flags: {host?: string | undefined; node?: string | undefined; dir: string; cluster?: string | undefined; limit: number; cursor?: string | undefined; after?: string | undefined},
+    flags: {
+      host?: string | undefined
+      node?: string | undefined
+      dir: string
+      cluster?: string | undefined
+      limit: number
+      cursor?: string | undefined
+      after?: string | undefined
+      'tls-ca'?: string | undefined
+      'tls-cert'?: string | undefined
+      'tls-key'?: string | undefined
+    },
     listing: ConflictListing,
   ): ConflictsTextHints {
     const bin = this.config.bin
@@ -160,6 +171,8 @@ export default class Conflicts extends BaseCommand {
       ...(flags.dir === dirFlag.default ? [] : ['--dir', quoteWord(flags.dir)]),
       ...(flags.host === undefined ? [] : ['--host', quoteWord(flags.host)]),
       ...(flags.cluster === undefined ? [] : ['--cluster', quoteWord(flags.cluster)]),
+      // The commands it suggests must reach the nodes the same way.
+      ...(['tls-ca', 'tls-cert', 'tls-key'] as const).flatMap((name) => (flags[name] === undefined ? [] : [`--${name}`, quoteWord(flags[name])])),
     ]
     const node = flags.node === undefined ? [] : ['--node', quoteWord(flags.node)]
     const typed = listing.keys.map((entry) => displayValue(entry.key)).find((shown) => shown.kind === 'text' && !/[\t\n\r]/.test(shown.text))

@@ -98,6 +98,12 @@ describe('a TLS cluster made by dyn init --tls', () => {
     const get = await dyn(['get', 'tls-key', '--host', wire1, '--json'], tlsEnv)
     expect(get.exitCode, get.stderr + get.stdout).toBe(0)
     expect(JSON.parse(get.stdout)).toMatchObject({found: true, siblings: [{value: 'secret-value'}]})
+    // A second blind put makes siblings; `dyn conflicts` lists the key and suggests a resolve
+    // that reaches the nodes the same way, TLS flags included.
+    expect((await dyn(['put', 'tls-key', 'other-value', '--host', wire1, ...tlsFlags])).exitCode).toBe(0)
+    const conflicts = await dyn(['conflicts', '--host', wire1, ...tlsFlags])
+    expect(conflicts.exitCode, conflicts.stderr + conflicts.stdout).toBe(0)
+    expect(conflicts.stdout).toContain(`resolve tls-key --host ${wire1} ${tlsFlags.join(' ')}`)
   })
 
   it('tells a plaintext client that the port wants TLS, refuses a client without a certificate, and shows the members to one with it', async () => {
