@@ -62,7 +62,7 @@ export async function stopProcess(pid: number, options: {graceMs?: number; isRun
   signal(pid, 'SIGTERM')
   if (await waitUntilGone(options.isRunning, options.graceMs ?? stopGraceMsDefault)) return 'stopped'
   signal(pid, 'SIGKILL')
-  await waitUntilGone(options.isRunning, killWaitMs)
+  await waitUntilGone(() => stillThere(pid, options.isRunning), killWaitMs)
   return 'killed'
 }
 
@@ -71,7 +71,7 @@ export async function stopProcess(pid: number, options: {graceMs?: number; isRun
 export async function killProcess(pid: number, options: {isRunning: () => Promise<boolean>}): Promise<'killed' | 'notRunning'> {
   if (!(await options.isRunning())) return 'notRunning'
   signal(pid, 'SIGKILL')
-  await waitUntilGone(options.isRunning, killWaitMs)
+  await waitUntilGone(() => stillThere(pid, options.isRunning), killWaitMs)
   return 'killed'
 }
 
@@ -90,4 +90,25 @@ async function waitUntilGone(isRunning: () => Promise<boolean>, timeoutMs: numbe
     await sleep(exitPollMs)
   }
   return !(await isRunning())
+}
+
+/** After SIGKILL: running, or not yet exited. A dying process's command line can read
+ * empty while it is still being torn down; it is gone for good once it is a zombie or
+ * reaped. */
+async function stillThere(pid: number, isRunning: () => Promise<boolean>): Promise<boolean> {
+  return (await isRunning()) || !(await hasExited(pid))
+}
+
+/** Whether the process has exited: a zombie, or gone (and where /proc does not tell). */
+async function hasExited(pid: number): Promise<boolean> {
+  let stat: string
+  try {
+    stat = (await readFile(`/proc/${pid}/stat`)).toString('utf8')
+  } catch {
+    return true
+  }
+  // "pid (command) state ...": the command may hold spaces and parentheses; the state
+  // follows the last ')'.
+  const state = stat.charAt(stat.lastIndexOf(')') + 2)
+  return state === 'Z' || state === 'X'
 }
