@@ -102,7 +102,8 @@ export class Actors {
    * awaits only then). */
   ready(): Promise<void> | undefined {
     if (this.isSettled) return undefined
-    return this.whenUnsettled?.() ?? this.settle('replaced')
+    // Without an identity to ask the cluster (identity.ts), a new actor is the safe answer.
+    return this.whenUnsettled?.() ?? this.settle('replaced').then(() => undefined)
   }
 
   onUnsettledWrite(run: () => Promise<void>): void {
@@ -110,15 +111,17 @@ export class Actors {
   }
 
   /** Settles a new data directory, durably: 'new' keeps the plain actor, 'replaced' moves
-   * every partition to a restart base no earlier directory of this name used. */
-  async settle(settlement: Settlement): Promise<void> {
-    if (this.isSettled) return
+   * every partition to a restart base no earlier directory of this name used. False when it
+   * was settled already (by another answer that came first). */
+  async settle(settlement: Settlement): Promise<boolean> {
+    if (this.isSettled) return false
     if (settlement === 'replaced') {
       this.restarts = 1 + (this.random.nextUint32() % restartBaseMax)
       this.epochs.clear()
     }
     this.isSettled = true
     await this.save()
+    return true
   }
 
   /** The r of this node's `name~r.e` actors. */

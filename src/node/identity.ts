@@ -147,8 +147,7 @@ export class WriterIdentity {
 
   private async settle(settlement: 'new' | 'replaced', evidence: {peer: string; known: string} | undefined): Promise<void> {
     const {actors, self} = this.options
-    if (actors.settled) return
-    await actors.settle(settlement)
+    if (!(await actors.settle(settlement))) return
     if (settlement === 'replaced') {
       const why =
         evidence === undefined
