@@ -181,12 +181,19 @@ describe('tombstone reaping', () => {
     expect(cluster.errors).toEqual([])
   })
 
-  it('reaps on time a tombstone first seen before its primaries restarted, counting the downtime', async () => {
+  /** A key deleted on every primary, with half its grace period gone (and seen by reaper
+   * rounds at its start and at half-time). */
+  async function deletedHalfwayToReaping() {
     const {cluster, at} = await deleted('gone')
     const [first, second] = at.primaries as [string, string]
     await cluster.reap()
     cluster.nowMs = graceMs / 2
     await cluster.reap()
+    return {cluster, at, first, second}
+  }
+
+  it('reaps on time a tombstone first seen before its primaries restarted, counting the downtime', async () => {
+    const {cluster, at, first, second} = await deletedHalfwayToReaping()
     // Down for a quarter of the grace period, then up again: a new process, whose
     // monotonic clock starts at 0. The first primary restarts at once.
     cluster.down.add(second)
@@ -204,11 +211,7 @@ describe('tombstone reaping', () => {
   })
 
   it('restores no time for a version that changed, and counts downtime as none when the wall clock went back', async () => {
-    const {cluster, at} = await deleted('gone')
-    const [first, second] = at.primaries as [string, string]
-    await cluster.reap()
-    cluster.nowMs = graceMs / 2
-    await cluster.reap()
+    const {cluster, at, first, second} = await deletedHalfwayToReaping()
     // A newer tombstone reaches the second primary after its last save: its grace starts again.
     const tombstone = decodeObject((await cluster.stores.get(second)!.get(at.partition, at.key))!)
     const newer = applyPut(tombstone, {coordinator: 'n9', context: tombstone.vv, write: {kind: 'tombstone'}}).object

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {dirFlag} from '../../cli/flags.js'
+import {dirFlag, tlsFlags} from '../../cli/flags.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {ForceRequiredError, remove} from '../../cluster/membership.js'
 import {resolveTarget} from '../../cluster/target.js'
@@ -20,6 +20,7 @@ export default class ClusterRemove extends BaseCommand {
     host: Flags.string({description: 'stage through the node at HOST:PORT instead of the local cluster', env: 'DYN_HOST'}),
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
     dir: dirFlag,
+    ...tlsFlags,
   }
 
   async run(): Promise<unknown> {

@@ -4,7 +4,7 @@
 import {Buffer} from 'node:buffer'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
-import {dirFlag} from '../../cli/flags.js'
+import {dirFlag, tlsFlags} from '../../cli/flags.js'
 import {DynClient, parseAddress, type RingInfo} from '../../client/index.js'
 import {diffReplicas, sharedPartitions, type KeyDifferenceEntry, type ReplicaAddress, type ReplicaDiff} from '../../client/merkle.js'
 import {UnknownClusterNodeError} from '../../cluster/errors.js'
@@ -39,6 +39,7 @@ export default class MerkleDiff extends BaseCommand {
     'fail-on-difference': Flags.boolean({description: 'exit 1 when the replicas differ (for scripts)'}),
     dir: dirFlag,
     cluster: Flags.string({description: 'cluster name (default: from the cluster directory, else "dyn")', env: 'DYN_CLUSTER'}),
+    ...tlsFlags,
   }
 
   async run(): Promise<unknown> {
