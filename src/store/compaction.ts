@@ -179,17 +179,7 @@ async function copyLiveRecords(context: CompactionContext, group: readonly Segme
     if (chunks.length > 0) await writeAll(file, chunks, output.size - chunks.reduce((sum, chunk) => sum + chunk.length, 0))
   }
   await file.datasync()
-  if (output.size > 0) await writeHintTemp(context, output.id, hint.finish(output.size))
-}
-
-async function writeHintTemp(context: CompactionContext, id: number, bytes: Buffer): Promise<void> {
-  const file = await context.files.open(join(context.dir, hintFileName(id) + tempSuffix), 'create')
-  try {
-    await writeAll(file, [bytes], 0)
-    await file.datasync()
-  } finally {
-    await file.close()
-  }
+  if (output.size > 0) await writeTempFile(context.files, context.dir, hintFileName(output.id), hint.finish(output.size))
 }
 
 /** Writes the commit file under its temporary name, before the commit point: when that
