@@ -136,7 +136,7 @@ export function buildView(parts: {records: readonly Member[]; ring: Ring; leavin
  * ring's leaving list, with a record no newer than the commit's: leaving. Otherwise what its
  * record says: left, or else joining (a join whose commit lost, or not committed yet). A
  * ring of version 0 (a joining node's placeholder) decides nothing. */
-export function memberStatus(record: Member, ring: Ring, leaving: readonly LeavingEntry[]): MemberStatus {
+function memberStatus(record: Member, ring: Ring, leaving: readonly LeavingEntry[]): MemberStatus {
   if (ring.version === 0) return record.status
   if (ring.nodes.some((node) => node.name === record.name)) return 'valid'
   const entry = leaving.find((each) => each.name === record.name)
@@ -174,7 +174,7 @@ export function compareStaged(a: StagedChange, b: StagedChange): number {
 
 /** The order of commits: the ring (version, then content), then the leaving list. Two
  * claimants may commit rings of one version; the greatest wins with its leaving list. */
-export function compareCommits(a: View, b: View): number {
+function compareCommits(a: View, b: View): number {
   return compareRings(a.ring, b.ring) || compareNames(leavingKey(a.leaving), leavingKey(b.leaving))
 }
 
@@ -211,8 +211,13 @@ function byName(a: {name: string}, b: {name: string}): number {
 /** The member that computes and commits plans: the lowest-named valid member that is not
  * staged for a forced removal (a dead claimant could not commit its own removal). */
 export function claimant(view: View): string | undefined {
-  const removing = new Set(pendingChanges(view).filter((change) => change.action === 'remove').map((change) => change.name))
+  const removing = pendingRemovals(view)
   return view.members.find((member) => member.status === 'valid' && !removing.has(member.name))?.name
+}
+
+/** Names of the members staged for a forced removal not committed yet. */
+function pendingRemovals(view: View): Set<string> {
+  return new Set(pendingChanges(view).filter((change) => change.action === 'remove').map((change) => change.name))
 }
 
 /** The staged changes the members' statuses do not reflect yet: a join of a joining member,
@@ -279,7 +284,7 @@ export function stageRemove(view: View, name: string): View {
     const what = known.status === 'left' ? 'it has left already' : 'it is joining: clear its staged join with `dyn cluster clear NODE` instead'
     throw new MembershipError('MEMBER_NOT_REMOVABLE', `node ${name} cannot be removed: ${what}`, 'remove only a valid or leaving member (see `dyn cluster status`)')
   }
-  const removing = new Set(pendingChanges(view).filter((change) => change.action === 'remove').map((change) => change.name))
+  const removing = pendingRemovals(view)
   const others = view.members.filter((member) => member.status === 'valid' && member.name !== name && !removing.has(member.name))
   if (others.length === 0) {
     throw new MembershipError('LAST_MEMBER', `node ${name} is the last valid member of the cluster${removing.size > 0 ? ' not staged for removal' : ''}`, 'keep at least one member: join a new node first, or clear a staged removal')

@@ -282,7 +282,7 @@ export class Handoff {
 /** The primaries a moving partition is sent to: those that did not hold it already, or all of
  * them when every primary held it (the ring has fewer nodes than before and than N): a key
  * only the sender holds must reach some primary before the sender drops it. */
-export function handoffTargets(primaries: readonly string[], holders: readonly string[]): readonly string[] {
+function handoffTargets(primaries: readonly string[], holders: readonly string[]): readonly string[] {
   const lacking = primaries.filter((name) => !holders.includes(name))
   return lacking.length > 0 ? lacking : primaries
 }

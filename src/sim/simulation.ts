@@ -641,7 +641,9 @@ class World {
   }
 
   /** Every node ends with the same ring (gossip converged), and in every node's view the
-   * valid members are exactly the ring's nodes (no status without its ring). */
+   * valid members are exactly the ring's nodes (no status without its ring). Views derive
+   * statuses from the ring (core/membership.ts buildView), so the second part guards that
+   * design: it is what stored statuses broke under concurrent claimants. */
   private checkViews(): Violation[] {
     const violations: Violation[] = []
     for (const [name, node] of this.nodes) {
