@@ -10,13 +10,6 @@ import {tlsFlags} from './flags.js'
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- oclif's own definition
 type Output = {[name: string]: any}
 
-/** Each --tls-* flag and the variable it stands for. */
-const tlsFlagVariables = [
-  ['tls-ca', 'DYN_TLS_CA'],
-  ['tls-cert', 'DYN_TLS_CERT'],
-  ['tls-key', 'DYN_TLS_KEY'],
-] as const
-
 export type {ErrorReport} from './error-report.js'
 
 /** Turns anything thrown into what a person or script is shown. */
@@ -48,7 +41,8 @@ export abstract class BaseCommand extends Command {
     const parsed = await super.parse(options, argv)
     const declared = options?.flags?.['tls-ca'] === tlsFlags['tls-ca']
     const flags = parsed.flags as Record<string, unknown>
-    for (const [flag, variable] of tlsFlagVariables) {
+    for (const [flag, {env: variable}] of Object.entries(tlsFlags)) {
+      if (variable === undefined) continue
       const value = flags[flag]
       if (declared && typeof value === 'string' && value !== '') process.env[variable] = value
       else delete process.env[variable]

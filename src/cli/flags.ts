@@ -6,8 +6,9 @@ import {DynError, exitCodes} from '../core/errors.js'
 
 export const dirFlag = Flags.string({description: 'local cluster directory', env: 'DYN_DIR', default: './.dyn'})
 
-/** TLS to the nodes (DESIGN §11): the commands' base class reads these once for every client
- * of the process (client/tls.ts useClientTls). A command without them connects in plaintext. */
+/** TLS to the nodes (DESIGN §11): the commands' base class (base-command.ts parse) puts them
+ * in their variables, which every client of the process reads (client/tls.ts). A command
+ * without them connects in plaintext. */
 export const tlsFlags = {
   'tls-ca': Flags.string({description: "connect with TLS, trusting the CA certificate(s) in this PEM file (the cluster's ca.pem)", env: 'DYN_TLS_CA'}),
   'tls-cert': Flags.string({description: 'client certificate (PEM) for nodes that require one (mutual TLS); with --tls-key', env: 'DYN_TLS_CERT'}),

@@ -8,19 +8,15 @@
 import {readFileSync} from 'node:fs'
 import type {Buffer} from 'node:buffer'
 import {DynError, exitCodes} from '../core/errors.js'
-import type {TlsClientSettings} from '../net/index.js'
-
-/** Largest certificate, key or CA file read: a PEM certificate is 1 to 2 KiB, a bundle of
- * every public root CA about 200 KiB. */
-export const tlsFileBytesMax = 1024 * 1024
+import {pemProblem, tlsFileBytesMax, type TlsClientSettings} from '../net/index.js'
 
 /** The environment variables, and the flags that take them. */
-export const tlsVariables = {ca: 'DYN_TLS_CA', cert: 'DYN_TLS_CERT', key: 'DYN_TLS_KEY'} as const
+const tlsVariables = {ca: 'DYN_TLS_CA', cert: 'DYN_TLS_CERT', key: 'DYN_TLS_KEY'} as const
 
-export type TlsPathName = keyof typeof tlsVariables
+type TlsPathName = keyof typeof tlsVariables
 
 /** Paths of the TLS files; each undefined when not given. */
-export type ClientTlsPaths = Partial<Record<TlsPathName, string | undefined>>
+type ClientTlsPaths = Partial<Record<TlsPathName, string | undefined>>
 
 export class TlsFileError extends DynError {
   constructor(which: TlsPathName, problem: string, suggestion: string) {
@@ -28,10 +24,10 @@ export class TlsFileError extends DynError {
   }
 }
 
-const what: Readonly<Record<TlsPathName, {kind: string; pem: RegExp}>> = {
-  ca: {kind: 'CA certificate', pem: /-----BEGIN CERTIFICATE-----/},
-  cert: {kind: 'client certificate', pem: /-----BEGIN CERTIFICATE-----/},
-  key: {kind: 'private key', pem: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/},
+const what: Readonly<Record<TlsPathName, {kind: string; pem: 'certificate' | 'key'}>> = {
+  ca: {kind: 'CA certificate', pem: 'certificate'},
+  cert: {kind: 'client certificate', pem: 'certificate'},
+  key: {kind: 'private key', pem: 'key'},
 }
 
 function readPem(which: TlsPathName, path: string): Buffer {
@@ -43,12 +39,12 @@ function readPem(which: TlsPathName, path: string): Buffer {
   } catch (error) {
     throw new TlsFileError(which, `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, suggestion)
   }
-  if (bytes.length > tlsFileBytesMax) throw new TlsFileError(which, `${path} is ${bytes.length} bytes; the limit is ${tlsFileBytesMax}`, suggestion)
-  const text = bytes.toString('latin1')
-  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED')) {
+  const problem = pemProblem(bytes, pem)
+  if (problem === 'tooLarge') throw new TlsFileError(which, `${path} is ${bytes.length} bytes; the limit is ${tlsFileBytesMax}`, suggestion)
+  if (problem === 'encrypted') {
     throw new TlsFileError(which, `${path} is encrypted with a passphrase, which dyn cannot ask for`, `write the key unencrypted, readable only by you: openssl pkey -in ${path} -out KEY.pem && chmod 600 KEY.pem`)
   }
-  if (!pem.test(text)) throw new TlsFileError(which, `${path} is not a PEM ${kind}`, suggestion)
+  if (problem === 'notPem') throw new TlsFileError(which, `${path} is not a PEM ${kind}`, suggestion)
   return bytes
 }
 

@@ -186,7 +186,9 @@ export default class Init extends BaseCommand {
       default: false,
       description: `[node] TLS with client certificates: writes NAME.pem and NAME-key.pem (this node's certificate, for its listen address, 127.0.0.1 and localhost) and ${caFile} into --out, signed by the development CA in --tls-dir (made there if missing, with ${clientName}.pem and ${clientName}-key.pem for the commands); needs openssl`,
     }),
-    'tls-dir': Flags.string({description: `[node] folder of the cluster's CA (${caFile}, ca-key.pem) for --tls; keep it off the nodes [default: --out]`}),
+    'tls-dir': Flags.string({
+      description: `[node] folder of the cluster's CA (${caFile}, ca-key.pem) for --tls [default: --out, fine for one host to try; for a cluster give a folder kept off the nodes, since ca-key.pem signs any certificate]`,
+    }),
     insecure: Flags.boolean({default: false, description: '[node] let the node listen off loopback without --secret-file or --tls (on a network only trusted hosts reach)'}),
     'config-path': Flags.string({description: `[systemd] the node configuration the unit starts from [default: ${initDefaults.configPath}]`}),
     bin: Flags.string({description: "[systemd] absolute path of the dyn program [default: this installation's bin/run.js]"}),

@@ -16,7 +16,7 @@ import {
   partitionCountMax,
   partitionCountMin,
 } from '../core/ring.js'
-import {nameBytesMax, requestTimeoutMsDefault, type TlsServerSettings} from '../net/index.js'
+import {nameBytesMax, pemProblem, requestTimeoutMsDefault, tlsFileBytesMax, type TlsServerSettings} from '../net/index.js'
 import {parseSyncMode, segmentBytesMaxCeiling, segmentBytesMaxDefault, type SyncMode} from '../store/index.js'
 import {readFanouts, type ReadFanout} from '../node/kv.js'
 
@@ -37,10 +37,6 @@ export const secretCharsMax = 1024
 
 /** Largest configuration file read: a node config is a few KiB even with a thousand members. */
 export const configFileBytesMax = 1024 * 1024
-
-/** Largest certificate, key or CA file read: a PEM certificate is 1 to 2 KiB, a bundle of
- * every public root CA about 200 KiB; more is not a PEM file meant for this. */
-export const tlsFileBytesMax = 1024 * 1024
 
 /** TLS on the wire port and the HTTP admin port (DESIGN §11); paths are absolute. */
 export interface TlsConfig {
@@ -530,10 +526,7 @@ function tlsOf(value: unknown, flags: ConfigOverrides, dirs: {baseDir: string; c
   return {cert, key, ...(ca === undefined ? {} : {ca}), requireClientCert}
 }
 
-const certificatePem = /-----BEGIN CERTIFICATE-----/
-const keyPem = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/
-
-async function readTlsFile(field: string, path: string, what: {pem: RegExp; kind: string}): Promise<Buffer> {
+async function readTlsFile(field: string, path: string, what: {pem: 'certificate' | 'key'; kind: string}): Promise<Buffer> {
   let bytes: Buffer
   try {
     bytes = await readFile(path)
@@ -542,12 +535,12 @@ async function readTlsFile(field: string, path: string, what: {pem: RegExp; kind
     const hint = code === 'EACCES' ? ' (the node runs as a user that cannot read it: give that user read access, and keep a key mode 0600)' : ''
     throw new ConfigError(field, `${path} cannot be read (${code})${hint}`, `give the path of the ${what.kind}, a PEM file the node can read (\`dyn init --tls\` writes them)`)
   }
-  if (bytes.length > tlsFileBytesMax) throw new ConfigError(field, `${path} is ${bytes.length} bytes; the limit is ${tlsFileBytesMax}`, `give the path of the ${what.kind} in PEM form`)
-  const text = bytes.toString('latin1')
-  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED')) {
+  const problem = pemProblem(bytes, what.pem)
+  if (problem === 'tooLarge') throw new ConfigError(field, `${path} is ${bytes.length} bytes; the limit is ${tlsFileBytesMax}`, `give the path of the ${what.kind} in PEM form`)
+  if (problem === 'encrypted') {
     throw new ConfigError(field, `${path} is encrypted with a passphrase, which a node cannot ask for`, `write the key unencrypted, readable only by the node's user: openssl pkey -in ${path} -out KEY.pem && chmod 600 KEY.pem`)
   }
-  if (!what.pem.test(text)) throw new ConfigError(field, `${path} is not a PEM ${what.kind} (no "-----BEGIN" line of one)`, `give the ${what.kind} in PEM form; convert a DER file with openssl x509 -inform der (certificates) or openssl pkey -inform der (keys)`)
+  if (problem === 'notPem') throw new ConfigError(field, `${path} is not a PEM ${what.kind} (no "-----BEGIN" line of one)`, `give the ${what.kind} in PEM form; convert a DER file with openssl x509 -inform der (certificates) or openssl pkey -inform der (keys)`)
   return bytes
 }
 
@@ -555,9 +548,9 @@ async function readTlsFile(field: string, path: string, what: {pem: RegExp; kind
  * and PEM, the key the certificate's own. Throws ConfigError naming the field. */
 export async function readTlsFiles(tls: TlsConfig): Promise<TlsServerSettings> {
   const [cert, key, ca] = await Promise.all([
-    readTlsFile('tls.cert', tls.cert, {pem: certificatePem, kind: 'certificate'}),
-    readTlsFile('tls.key', tls.key, {pem: keyPem, kind: 'private key'}),
-    tls.ca === undefined ? undefined : readTlsFile('tls.ca', tls.ca, {pem: certificatePem, kind: 'CA certificate'}),
+    readTlsFile('tls.cert', tls.cert, {pem: 'certificate', kind: 'certificate'}),
+    readTlsFile('tls.key', tls.key, {pem: 'key', kind: 'private key'}),
+    tls.ca === undefined ? undefined : readTlsFile('tls.ca', tls.ca, {pem: 'certificate', kind: 'CA certificate'}),
   ])
   try {
     createSecureContext({cert, key, ...(ca === undefined ? {} : {ca})})

@@ -13,7 +13,6 @@ export {
   readSecretFile,
   readTlsFiles,
   splitAddress,
-  tlsFileBytesMax,
   type TlsConfig,
   type ConfigOverrides,
   type DaemonConfig,

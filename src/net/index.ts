@@ -23,4 +23,4 @@ export {
 export {writerTotals, type WriterStats} from './writer.js'
 export {NetServer, type ListenAddress, type ServerOptions} from './server.js'
 export {connect, type ConnectOptions} from './client.js'
-export {closedBeforeHello, looksLikeTlsHandshake, TlsError, tlsClientFailure, tlsVersionMin, type TlsClientSettings, type TlsServerSettings} from './tls.js'
+export {pemProblem, tlsFileBytesMax, TlsError, tlsVersionMin, type TlsClientSettings, type TlsServerSettings} from './tls.js'

@@ -2,6 +2,7 @@
 // the translation of what OpenSSL reports into named errors that say what to do. The wire
 // protocol itself is unchanged inside TLS: the same frames, the same hello, and with a
 // cluster secret the same challenge-response on top of the certificates.
+import {Buffer} from 'node:buffer'
 import {DynError} from '../core/errors.js'
 
 /** What a connecting side (a client, or a node calling a peer) brings to a TLS handshake. */
@@ -25,6 +26,22 @@ export interface TlsServerSettings {
 
 /** Oldest protocol version offered or accepted: TLS 1.0 and 1.1 are deprecated (RFC 8996). */
 export const tlsVersionMin = 'TLSv1.2'
+
+/** Largest certificate, key or CA file read: a PEM certificate is 1 to 2 KiB, a bundle of
+ * every public root CA about 200 KiB. */
+export const tlsFileBytesMax = 1024 * 1024
+
+const pemHeaders = {certificate: /-----BEGIN CERTIFICATE-----/, key: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/} as const
+
+/** What makes a TLS file's bytes unusable as a `kind`, if anything: too large, a key
+ * encrypted with a passphrase (nothing here can ask for one), or no PEM block of that kind.
+ * The node's configuration and the commands' flags each word their own error from it. */
+export function pemProblem(bytes: Uint8Array, kind: keyof typeof pemHeaders): 'tooLarge' | 'encrypted' | 'notPem' | undefined {
+  if (bytes.length > tlsFileBytesMax) return 'tooLarge'
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED')) return 'encrypted'
+  return pemHeaders[kind].test(text) ? undefined : 'notPem'
+}
 
 /** Where the settings come from, to name the right flags and variables in an error. */
 const clientSettingsHelp = '--tls-ca, --tls-cert and --tls-key (DYN_TLS_CA, DYN_TLS_CERT, DYN_TLS_KEY)'
