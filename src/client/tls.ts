@@ -72,8 +72,16 @@ export function tlsFromEnvironment(env: NodeJS.ProcessEnv = process.env): TlsCli
   return readClientTls({ca: env[tlsVariables.ca], cert: env[tlsVariables.cert], key: env[tlsVariables.key]})
 }
 
+/** The variables' settings as last read, by the paths they named: every client, pool and
+ * admin request of a process (`dyn top` makes some each interval) asks, and the files are
+ * read again only when the variables name others. */
+let fromEnvironment: {paths: string; settings: TlsClientSettings | undefined} | undefined
+
 /** The settings a client connects with: those given, else the variables' (which a
  * command sets from its flags); undefined: plaintext. */
 export function clientTls(given?: TlsClientSettings): TlsClientSettings | undefined {
-  return given ?? tlsFromEnvironment()
+  if (given !== undefined) return given
+  const paths = JSON.stringify([process.env[tlsVariables.ca], process.env[tlsVariables.cert], process.env[tlsVariables.key]])
+  if (fromEnvironment?.paths !== paths) fromEnvironment = {paths, settings: tlsFromEnvironment()}
+  return fromEnvironment.settings
 }
