@@ -40,12 +40,12 @@ export class NetServer {
   private readonly logger: Logger
   private server: Server | undefined = undefined
   private readonly connectionsMax: number
-  /** Connections refused for the limit, and when that was last logged. */
+  /** Connections refused for the limits. */
   private turnedAwayCount = 0
-  private turnedAwayLoggedMs = -Infinity
-  /** TLS handshakes that failed, and when that was last logged. */
+  /** TLS handshakes that failed. */
   private handshakesFailedCount = 0
-  private handshakesFailedLoggedMs = -Infinity
+  /** When each kind of refusal was last logged (warnRarely). */
+  private readonly lastWarnedMs = {turnedAway: -Infinity, handshakeFailed: -Infinity}
 
   constructor(options: ServerOptions) {
     this.options = options
@@ -143,9 +143,7 @@ export class NetServer {
    * most once per turnedAwayLogIntervalMs, since anyone can cause one. */
   private onHandshakeFailed(error: NodeJS.ErrnoException, address: string): void {
     this.handshakesFailedCount++
-    const nowMs = performance.now()
-    if (nowMs - this.handshakesFailedLoggedMs < turnedAwayLogIntervalMs) return
-    this.handshakesFailedLoggedMs = nowMs
+    if (!this.warnRarely('handshakeFailed')) return
     const plaintext = error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || error.code === 'ERR_SSL_HTTP_REQUEST'
     const why = plaintext ? 'the client spoke plaintext to this TLS port' : (error.message.split('\n')[0] ?? '')
     this.logger({level: 'warn', message: `TLS handshake failed: ${why} (${this.handshakesFailedCount} so far)`, code: error.code ?? 'TLS_FAILED', address})
@@ -155,9 +153,7 @@ export class NetServer {
    * as turned away, logged at most once per turnedAwayLogIntervalMs. */
   private onDropped(address: string): void {
     this.turnedAwayCount++
-    const nowMs = performance.now()
-    if (nowMs - this.turnedAwayLoggedMs < turnedAwayLogIntervalMs) return
-    this.turnedAwayLoggedMs = nowMs
+    if (!this.warnRarely('turnedAway')) return
     this.logger({level: 'warn', message: `turned away a connection: too many TLS handshakes under way (${this.turnedAwayCount} turned away so far)`, code: 'TOO_MANY_HANDSHAKES', address})
   }
 
@@ -185,10 +181,17 @@ export class NetServer {
     socket.resume() // discard what it sends (its hello), so its close is seen and the socket freed
     socket.end(encodeFrame({type: 'error', id: 0, payload: fields}))
     setTimeout(() => socket.destroy(), closeTimeoutMs).unref()
-    const nowMs = performance.now()
-    if (nowMs - this.turnedAwayLoggedMs < turnedAwayLogIntervalMs) return
-    this.turnedAwayLoggedMs = nowMs
+    if (!this.warnRarely('turnedAway')) return
     const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     this.logger({level: 'warn', message: `turned away a connection: ${this.open.size} open, the limit (${this.turnedAwayCount} turned away so far)`, code: fields.code, address})
+  }
+
+  /** True, and remembered, when a refusal of this kind was not logged in the last
+   * turnedAwayLogIntervalMs: anyone can cause them, so the log gets one line per interval. */
+  private warnRarely(kind: keyof NetServer['lastWarnedMs']): boolean {
+    const nowMs = performance.now()
+    if (nowMs - this.lastWarnedMs[kind] < turnedAwayLogIntervalMs) return false
+    this.lastWarnedMs[kind] = nowMs
+    return true
   }
 }
