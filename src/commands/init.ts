@@ -582,20 +582,14 @@ function kubernetesWarnings(settings: KubernetesSettings, rendered: string): str
 
 /** Writes atomically (a temporary file renamed over the target); true when it replaced one. */
 async function writeOutput(options: {path: string; text: string; force: boolean; secret: boolean}): Promise<boolean> {
-  const exists = await lstat(options.path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false
-      throw error
-    },
-  )
-  if (exists && !options.force) throw new FileExistsError(options.path)
+  const existed = await exists(options.path)
+  if (existed && !options.force) throw new FileExistsError(options.path)
   await mkdir(dirname(options.path), {recursive: true})
   const temporary = `${options.path}.tmp-${process.pid}`
   // A configuration holding the secret is not for every local user to read.
   await writeFile(temporary, options.text, {mode: options.secret ? 0o640 : 0o644})
   await rename(temporary, options.path)
-  return exists
+  return existed
 }
 
 function nextSteps(settings: TemplateSettings, path: string, tls: InitTlsFiles | undefined): string[] {
